@@ -1,0 +1,48 @@
+"""The ``e2ejax`` command line: a thin shell over library functions.
+
+Each subcommand lives in the module that owns its feature and exposes
+``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them and
+turns :class:`e2ejax.errors.E2EJaxError` into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from e2ejax import __version__
+from e2ejax.errors import E2EJaxError
+
+__all__ = ["main", "build_parser"]
+
+#: subcommand -> (module implementing it, one-line help)
+COMMANDS = {
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="e2ejax", description="CMS End-to-End reconstruction in JAX.")
+    parser.add_argument("--version", action="version", version=f"e2ejax {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except E2EJaxError as exc:
+        print(f"e2ejax {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"e2ejax {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,35 @@
+"""Exceptions that carry a user-facing message (expected / found / how to fix)."""
+
+from __future__ import annotations
+
+__all__ = ["E2EJaxError", "InputError", "MissingDependencyError"]
+
+
+class E2EJaxError(Exception):
+    """Base class: the CLI prints ``str(error)`` on one line and exits non-zero."""
+
+
+class InputError(E2EJaxError, ValueError):
+    """A file, branch, argument or array that is not what e2ejax expects."""
+
+
+class MissingDependencyError(E2EJaxError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+
+def require(module: str, extra: str):
+    """Import an optional dependency or raise :class:`MissingDependencyError`.
+
+    Examples:
+        >>> require("numpy", "test").__name__
+        'numpy'
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"this feature needs the optional package {module!r} ({exc}); "
+            f"install it with: pip install 'e2ejax[{extra}]'"
+        ) from None

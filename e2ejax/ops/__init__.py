@@ -1,0 +1,35 @@
+"""Pure JAX ops of the E2E pipeline: hits -> images -> seeds -> frames -> graphs.
+
+Every function is jit- and vmap-able with static sizes given as keyword-only
+arguments, float32 in and out, and differentiable in its float inputs.
+"""
+
+from e2ejax.ops._frames import extract_frames, frame_offset
+from e2ejax.ops._graph import Graph, build_graph, frame_to_points, frames_to_graphs, knn
+from e2ejax.ops._images import endcap_hits_to_image, hbhe_towers, hits_to_image, stitch_ecal, track_image
+from e2ejax.ops._seeds import egamma_seeds, jet_seeds, window_argmax
+from e2ejax.ops._segment import segment_max, segment_mean, segment_softmax, segment_sum
+from e2ejax.ops._upsample import upsample
+
+__all__ = [
+    "Graph",
+    "build_graph",
+    "egamma_seeds",
+    "endcap_hits_to_image",
+    "extract_frames",
+    "frame_offset",
+    "frame_to_points",
+    "frames_to_graphs",
+    "hbhe_towers",
+    "hits_to_image",
+    "jet_seeds",
+    "knn",
+    "segment_max",
+    "segment_mean",
+    "segment_softmax",
+    "segment_sum",
+    "stitch_ecal",
+    "track_image",
+    "upsample",
+    "window_argmax",
+]
