@@ -1,4 +1,8 @@
-"""Shared test configuration: strict JAX promotion and helpers to run ops three ways."""
+"""Shared test configuration: rank promotion raises, and helpers to run ops three ways.
+
+Strict dtype promotion is switched on for the ops tests only (tests/ops/conftest.py):
+optax itself is not clean under it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import numpy as np
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
-jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 
 @pytest.fixture

@@ -1,0 +1,68 @@
+"""Flax NNX networks and a read-only registry ``name -> (config class, model class)``.
+
+Examples:
+    >>> from flax import nnx
+    >>> model = build("resnet15", {"channels": 3}, rngs=nnx.Rngs(0))
+    >>> [s.name for s in model.input_spec]
+    ['frames']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from types import MappingProxyType
+
+from flax import nnx
+
+from e2ejax.errors import InputError
+from e2ejax.nets._cnn import EGammaVGG, ResNet15, ResNetConfig, VGGConfig
+from e2ejax.nets._deepsets import DeepSetsCalibration, DeepSetsConfig
+from e2ejax.nets._gnn import GNNConfig, GNNTagger
+from e2ejax.nets._spec import InputSpec, spec_to_json
+
+__all__ = [
+    "REGISTRY",
+    "build",
+    "make_config",
+    "InputSpec",
+    "spec_to_json",
+    "EGammaVGG",
+    "VGGConfig",
+    "ResNet15",
+    "ResNetConfig",
+    "GNNTagger",
+    "GNNConfig",
+    "DeepSetsCalibration",
+    "DeepSetsConfig",
+]
+
+REGISTRY = MappingProxyType(
+    {
+        "vgg": (VGGConfig, EGammaVGG),
+        "resnet15": (ResNetConfig, ResNet15),
+        "gnn": (GNNConfig, GNNTagger),
+        "deepsets": (DeepSetsConfig, DeepSetsCalibration),
+    }
+)
+
+
+def make_config(name: str, options: dict | None = None):
+    """The frozen config dataclass of network ``name`` from a plain dict (e.g. parsed YAML).
+
+    Lists become tuples; unknown keys raise :class:`InputError` naming the valid ones.
+    """
+    if name not in REGISTRY:
+        raise InputError(f"unknown network {name!r}; expected one of {sorted(REGISTRY)}")
+    cls = REGISTRY[name][0]
+    fields = {f.name for f in dataclasses.fields(cls)}
+    options = dict(options or {})
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise InputError(f"unknown option(s) {unknown} for network {name!r}; valid options: {sorted(fields)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
+
+
+def build(name: str, options: dict | None = None, *, rngs: nnx.Rngs):
+    """Build network ``name`` with ``options`` (see :func:`make_config`)."""
+    config = make_config(name, options)
+    return REGISTRY[name][1](config, rngs=rngs)
