@@ -64,14 +64,13 @@ class DeepSetsCalibration(nnx.Module):
 
     def __call__(self, constituents, types, mask, jet):
         c = self.config
-        B, N, _ = constituents.shape
         type_index = jnp.clip(jnp.round(types).astype(jnp.int32), 0, c.n_types - 1)
         per_type = jnp.stack(
             [self.phi2[t](jax.nn.relu(self.phi1[t](constituents))) for t in range(c.n_types)], axis=2
         )  # [B, N, T, H]
         h = jnp.take_along_axis(per_type, type_index[..., None, None], axis=2)[:, :, 0]  # [B, N, H]
         h = jax.nn.relu(h)
-        segment = (jnp.arange(B, dtype=jnp.int32)[:, None] * c.n_types + type_index).reshape(-1)
-        sums = segment_sum(h.reshape(B * N, -1), segment, num_segments=B * c.n_types, mask=(mask > 0.5).reshape(-1))
-        x = jnp.concatenate([sums.reshape(B, -1), jet], axis=-1)
+
+        sums = segment_sum(h, type_index, num_segments=c.n_types, mask=mask > 0.5, method="onehot")  # [B, T, H]
+        x = jnp.concatenate([sums.reshape(sums.shape[0], -1), jet], axis=-1)
         return self.out(jax.nn.relu(self.rho2(jax.nn.relu(self.rho1(x)))))

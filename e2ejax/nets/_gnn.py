@@ -50,18 +50,19 @@ def masked_pool(h: jax.Array, mask: jax.Array) -> jax.Array:
 
 
 class _EdgeConv(nnx.Module):
-    """``h_i' = relu(mean_j MLP([h_i, h_j - h_i])) + W h_i`` over the edges into node ``i``."""
+    """``h_i' = relu(mean_j MLP([h_i, h_j - h_i]) + W h_i)`` over the edges into node ``i``."""
 
     def __init__(self, c_in: int, c_out: int, *, rngs: nnx.Rngs):
         self.edge1 = nnx.Linear(2 * c_in, c_out, rngs=rngs)
         self.edge2 = nnx.Linear(c_out, c_out, rngs=rngs)
         self.skip = nnx.Linear(c_in, c_out, rngs=rngs)
 
-    def __call__(self, h, senders, receivers, edge_mask, num_nodes):
-        hi = h[receivers]
-        hj = h[senders]
+    def __call__(self, h, senders, receivers, edge_mask):
+        """``h [B, N, F]``, ``senders``/``receivers`` int32 ``[B, E]``, ``edge_mask [B, E]`` -> ``[B, N, F']``."""
+        hi = jnp.take_along_axis(h, receivers[..., None], axis=1)
+        hj = jnp.take_along_axis(h, senders[..., None], axis=1)
         msg = self.edge2(jax.nn.relu(self.edge1(jnp.concatenate([hi, hj - hi], axis=-1))))
-        agg = segment_mean(msg, receivers, num_segments=num_nodes, mask=edge_mask)
+        agg = segment_mean(msg, receivers, num_segments=h.shape[1], mask=edge_mask, method="onehot")
         return jax.nn.relu(agg + self.skip(h))
 
 
@@ -69,10 +70,10 @@ class GNNTagger(nnx.Module):
     """``points [B, N, F]``, ``mask [B, N]`` (1.0 real, 0.0 padding) -> ``logits [B, n_outputs]``.
 
     The kNN graph (``lax.top_k`` on masked distances in the coordinate
-    features), the message passing (gather + masked segment mean) and the
+    features), the message passing (gathers + masked segment means) and the
     pooling all happen inside the call, so they are part of every compiled
-    and exported function. Message passing runs per graph under ``vmap``, so
-    the batch axis stays a parallel axis (it can be sharded over devices).
+    and exported function. The batch axis stays a batch axis of every gather
+    and scatter, so it may be dynamic (export) or sharded over devices.
     """
 
     def __init__(self, config: GNNConfig, *, rngs: nnx.Rngs):
@@ -94,14 +95,11 @@ class GNNTagger(nnx.Module):
         N = points.shape[1]
         k = self.config.k
         neighbours, edge_ok = knn(points[..., -2:], mask > 0.5, k=k)  # [B, N, k]
-        receivers = jnp.repeat(jnp.arange(N, dtype=jnp.int32), k)  # [N k], shared by all graphs
-
-        def one_graph(h, senders, edge_mask):
-            for layer in self.layers:
-                h = layer(h, senders, receivers, edge_mask, N)
-            return h
-
-        B = points.shape[0]
-        h = jax.vmap(one_graph)(points * mask[..., None], neighbours.reshape(B, N * k), edge_ok.reshape(B, N * k))
+        senders = neighbours.reshape(neighbours.shape[0], N * k)
+        edge_mask = edge_ok.reshape(neighbours.shape[0], N * k)
+        receivers = jnp.zeros_like(senders) + jnp.repeat(jnp.arange(N, dtype=jnp.int32), k)[None, :]  # [B, N k]
+        h = points * mask[..., None]
+        for layer in self.layers:
+            h = layer(h, senders, receivers, edge_mask)
         pooled = masked_pool(h, mask)
         return self.out(jax.nn.relu(self.mlp(pooled)))

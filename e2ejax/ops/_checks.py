@@ -6,8 +6,20 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def _dim_eq(a, b) -> bool:
+    if isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)):
+        return int(a) == int(b)
+    return True  # symbolic dims (dynamic batch during export) are checked by the tracer itself
+
+
+def shapes_equal(a, b) -> bool:
+    """Static shape equality that also works for symbolic (export-time) dimensions."""
+    a, b = tuple(a), tuple(b)
+    return len(a) == len(b) and all(_dim_eq(x, y) for x, y in zip(a, b))
+
+
 def shape_str(shape) -> str:
-    return str(tuple(int(s) for s in shape))
+    return "(" + ", ".join(str(int(s)) if isinstance(s, (int, np.integer)) else str(s) for s in shape) + ("," if len(tuple(shape)) == 1 else "") + ")"
 
 
 def check_rank(name: str, x, ranks: tuple[int, ...], layout: str) -> None:
@@ -38,7 +50,7 @@ def check_same_shape(names: tuple[str, ...], arrays, expected=None) -> None:
     shapes = [tuple(jnp.shape(a)) for a in arrays]
     target = tuple(expected) if expected is not None else shapes[0]
     for n, s in zip(names, shapes):
-        if s != target:
+        if not shapes_equal(s, target):
             listing = ", ".join(f"{m}={shape_str(t)}" for m, t in zip(names, shapes))
             raise ValueError(f"expected {', '.join(names)} to share shape {shape_str(target)}, got {listing}")
 

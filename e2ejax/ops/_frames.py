@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from e2ejax.ops._checks import check_float, check_int, check_positive_int, check_rank, shape_str
+from e2ejax.ops._checks import check_float, check_int, check_positive_int, check_rank, shape_str, shapes_equal
 
 __all__ = ["extract_frames", "frame_offset"]
 
@@ -65,7 +65,7 @@ def extract_frames(images: jax.Array, seeds: jax.Array, *, height: int, width: i
     height = check_positive_int("height", height)
     width = check_positive_int("width", width)
     B, H, W, C = images.shape
-    if seeds.shape[0] != B or seeds.shape[2] != 2:
+    if not shapes_equal(seeds.shape[::2], (B, 2)):
         raise ValueError(
             f"expected seeds of shape [{B}, S, 2] for images of shape {shape_str(images.shape)}, "
             f"got {shape_str(seeds.shape)}"

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from e2ejax.ops._checks import check_bool, check_float, check_positive_int, check_rank, shape_str
+from e2ejax.ops._checks import check_bool, check_float, check_positive_int, check_rank, shape_str, shapes_equal
 
 __all__ = ["Graph", "frame_to_points", "knn", "build_graph", "frames_to_graphs"]
 
@@ -105,7 +105,7 @@ def knn(points, mask, *, k: int, include_self: bool = False):
     check_rank("points", points, tuple(range(2, 8)), "[..., N, D]")
     check_float("points", points)
     check_bool("mask", mask)
-    if jnp.shape(mask) != jnp.shape(points)[:-1]:
+    if not shapes_equal(jnp.shape(mask), jnp.shape(points)[:-1]):
         raise ValueError(f"expected mask of shape {shape_str(jnp.shape(points)[:-1])}, got {shape_str(jnp.shape(mask))}")
     k = check_positive_int("k", k)
     N = points.shape[-2]
@@ -117,11 +117,13 @@ def knn(points, mask, *, k: int, include_self: bool = False):
     dist = jnp.sum(diff * diff, axis=-1)  # [..., N, N]
     pair = mask[..., :, None] & mask[..., None, :]
     if not include_self:
-        pair = pair & ~jnp.eye(N, dtype=bool).reshape((1,) * (pair.ndim - 2) + (N, N))
+        index = jnp.arange(N, dtype=jnp.int32)
+        not_self = index[:, None] != index[None, :]  # a comparison, not EyeLike: ONNX Runtime has no bool EyeLike
+        pair = pair & not_self[(None,) * (pair.ndim - 2)]
     dist = jnp.where(pair, dist, jnp.inf)
     neg, neighbours = jax.lax.top_k(-dist, k)
     edge_mask = jnp.isfinite(neg)
-    self_index = jnp.broadcast_to(jnp.arange(N, dtype=jnp.int32)[:, None], neighbours.shape)
+    self_index = jnp.zeros_like(neighbours) + jnp.arange(N, dtype=neighbours.dtype)[(None,) * (neighbours.ndim - 2) + (slice(None), None)]
     return jnp.where(edge_mask, neighbours, self_index).astype(jnp.int32), edge_mask
 
 

@@ -13,6 +13,7 @@ from e2ejax.ops._checks import (
     check_rank,
     check_same_shape,
     check_shape2,
+    shapes_equal,
 )
 
 __all__ = [
@@ -128,7 +129,7 @@ def stitch_ecal(ee_minus, eb, ee_plus):
         (2, 280, 360)
     """
     for name, x, rows in (("ee_minus", ee_minus, 55), ("eb", eb, 170), ("ee_plus", ee_plus, 55)):
-        if jnp.ndim(x) < 3 or jnp.shape(x)[1:3] != (rows, 360):
+        if jnp.ndim(x) < 3 or not shapes_equal(jnp.shape(x)[1:3], (rows, 360)):
             raise ValueError(f"expected {name} of shape [B, {rows}, 360, ...], got shape {tuple(jnp.shape(x))}")
     if not (jnp.shape(ee_minus)[0] == jnp.shape(eb)[0] == jnp.shape(ee_plus)[0]):
         raise ValueError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from e2ejax import geometry
-from e2ejax.ops._checks import check_bool, check_float, check_int, check_positive_int, check_rank, shape_str
+from e2ejax.ops._checks import check_bool, check_float, check_int, check_positive_int, check_rank, shape_str, shapes_equal
 
 __all__ = ["window_argmax", "jet_seeds", "egamma_seeds"]
 
@@ -17,7 +17,7 @@ def _check_centres(image, centres, mask, layout):
     check_int("centres", centres)
     check_bool("mask", mask)
     B = image.shape[0]
-    if centres.shape[0] != B or centres.shape[2] != 2 or tuple(mask.shape) != tuple(centres.shape[:2]):
+    if not (shapes_equal(centres.shape[::2], (B, 2)) and shapes_equal(mask.shape, centres.shape[:2])):
         raise ValueError(
             f"expected centres [{B}, S, 2] and mask [{B}, S] for image {shape_str(image.shape)}, "
             f"got centres {shape_str(centres.shape)} and mask {shape_str(mask.shape)}"
@@ -92,7 +92,7 @@ def jet_seeds(hbhe, axes, mask, *, window: int = 7):
         [[[152, 357]]]
     """
     check_rank("hbhe", hbhe, (3,), "[B, 56, 72]")
-    if tuple(hbhe.shape[1:]) != geometry.HBHE.shape:
+    if not shapes_equal(hbhe.shape[1:], geometry.HBHE.shape):
         raise ValueError(f"expected hbhe of shape [B, 56, 72], got {shape_str(hbhe.shape)}")
     tower = window_argmax(hbhe, axes, mask, window=window)
     row, col = geometry.tower_to_crystal_centre(tower[..., 0], tower[..., 1])
@@ -118,6 +118,6 @@ def egamma_seeds(ecal, centres, mask, *, window: int = 5):
         [[[141, 2]]]
     """
     check_rank("ecal", ecal, (3,), "[B, 280, 360]")
-    if tuple(ecal.shape[1:]) != geometry.ECAL.shape:
+    if not shapes_equal(ecal.shape[1:], geometry.ECAL.shape):
         raise ValueError(f"expected ecal of shape [B, 280, 360], got {shape_str(ecal.shape)}")
     return window_argmax(ecal, centres, mask, window=window), mask

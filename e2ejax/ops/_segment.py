@@ -1,11 +1,25 @@
-"""Masked segment reductions for padded graphs (sum, mean, max, softmax)."""
+"""Masked segment reductions for padded graphs (sum, mean, max, softmax).
+
+All functions accept leading batch axes: ``data [..., E, *F]`` with
+``segment_ids [..., E]`` reduce each batch entry separately into
+``[..., num_segments, *F]``; the batch axes stay batch axes (no per-batch
+offsets), so they may be sharded over devices.
+
+``segment_sum`` and ``segment_mean`` have two equivalent methods:
+``"scatter"`` (a scatter-add, the default) and ``"onehot"`` (a contraction with
+a one-hot ``[..., E, num_segments]`` matrix). The one-hot form costs
+``E x num_segments`` multiply-adds per feature, cheap on the small padded graphs
+of e2ejax, and exports to ONNX with a dynamic batch axis (jax2onnx 0.17 has no
+ONNX form for a scatter with batch axes); the networks use it so that training,
+inference and export run one function.
+"""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
-from e2ejax.ops._checks import check_bool, check_int, check_positive_int, shape_str
+from e2ejax.ops._checks import check_bool, check_int, check_positive_int, shape_str, shapes_equal
 
 __all__ = ["segment_sum", "segment_mean", "segment_max", "segment_softmax"]
 
@@ -14,36 +28,76 @@ def _prepare(data, segment_ids, mask, num_segments):
     num_segments = check_positive_int("num_segments", num_segments)
     check_int("segment_ids", segment_ids)
     data = jnp.asarray(data)
-    if jnp.ndim(segment_ids) != 1 or data.shape[:1] != jnp.shape(segment_ids):
+    ids_shape = jnp.shape(segment_ids)
+    if len(ids_shape) < 1 or not shapes_equal(data.shape[: len(ids_shape)], ids_shape):
         raise ValueError(
-            f"expected segment_ids of shape [E] matching data [E, ...], got segment_ids "
-            f"{shape_str(jnp.shape(segment_ids))} and data {shape_str(data.shape)}"
+            f"expected segment_ids of shape [..., E] matching data [..., E, ...], got segment_ids "
+            f"{shape_str(ids_shape)} and data {shape_str(data.shape)}"
         )
     if mask is None:
-        mask = jnp.ones(data.shape[:1], bool)
+        mask = jnp.ones(ids_shape, bool)
     else:
         check_bool("mask", mask)
-        if jnp.shape(mask) != jnp.shape(segment_ids):
-            raise ValueError(f"expected mask of shape {shape_str(jnp.shape(segment_ids))}, got {shape_str(jnp.shape(mask))}")
+        if not shapes_equal(jnp.shape(mask), ids_shape):
+            raise ValueError(f"expected mask of shape {shape_str(ids_shape)}, got {shape_str(jnp.shape(mask))}")
     ids = jnp.where(mask, segment_ids, num_segments).astype(jnp.int32)  # masked: out of range, dropped
     return data, ids, mask, num_segments
 
 
 def _expand(mask, like):
-    return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
+    return mask.reshape(mask.shape + (1,) * (like.ndim - mask.ndim))
 
 
-def segment_sum(data, segment_ids, *, num_segments: int, mask=None):
+def _over_batch(fn, lead: int):
+    """``vmap`` ``fn`` over ``lead`` leading axes (batch axes stay batching dims of one scatter/gather)."""
+    for _ in range(lead):
+        fn = jax.vmap(fn)
+    return fn
+
+
+def _scatter(op, data, ids, num_segments, init):
+    feature = data.shape[ids.ndim:]
+
+    def one(d, i):  # d [E, *F], i [E]
+        out = jnp.full((num_segments,) + feature, init, data.dtype)
+        return getattr(out.at[i], op)(d, mode="drop")
+
+    return _over_batch(one, ids.ndim - 1)(data, ids)
+
+
+def _gather(values, ids, num_segments):
+    """``values[..., ids, ...]`` per batch entry, ids clipped into range."""
+    return _over_batch(lambda v, i: v[i], ids.ndim - 1)(values, jnp.clip(ids, 0, num_segments - 1))
+
+
+def _onehot_sum(data, ids, mask, num_segments):
+    if data.ndim not in (ids.ndim, ids.ndim + 1):
+        raise ValueError(
+            f"method='onehot' expects data [..., E] or [..., E, F] for segment_ids [..., E], got data {shape_str(data.shape)}"
+        )
+    weights = jax.nn.one_hot(ids, num_segments, dtype=data.dtype) * mask[..., None].astype(data.dtype)
+    if data.ndim == ids.ndim:
+        return jnp.einsum("...es,...e->...s", weights, data)
+    return jnp.einsum("...es,...ef->...sf", weights, data)
+
+
+def _check_method(method):
+    if method not in ("scatter", "onehot"):
+        raise ValueError(f"expected method='scatter' or method='onehot', got method={method!r}")
+
+
+def segment_sum(data, segment_ids, *, num_segments: int, mask=None, method: str = "scatter"):
     """Sum of ``data`` rows per segment; masked rows contribute nothing.
 
     Args:
-        data: float ``[E, ...]``.
-        segment_ids: int ``[E]``; ids outside ``[0, num_segments)`` are dropped.
+        data: float ``[..., E, *F]``.
+        segment_ids: int ``[..., E]``; ids outside ``[0, num_segments)`` are dropped.
         num_segments: static int (keyword-only).
-        mask: optional bool ``[E]``.
+        mask: optional bool ``[..., E]``.
+        method: ``"scatter"`` or ``"onehot"`` (see the module docstring).
 
     Returns:
-        ``[num_segments, ...]``.
+        ``[..., num_segments, *F]``.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -51,23 +105,32 @@ def segment_sum(data, segment_ids, *, num_segments: int, mask=None):
         ...             mask=jnp.array([True, False, True])).tolist()
         [1.0, 4.0]
     """
+    _check_method(method)
     data, ids, mask, n = _prepare(data, segment_ids, mask, num_segments)
     data = jnp.where(_expand(mask, data), data, 0)
-    return jax.ops.segment_sum(data, ids, num_segments=n)
+    if method == "onehot":
+        return _onehot_sum(data, ids, mask, n)
+    return _scatter("add", data, ids, n, 0)
 
 
-def segment_mean(data, segment_ids, *, num_segments: int, mask=None):
-    """Mean of the unmasked rows per segment; empty segments give 0.
+def segment_mean(data, segment_ids, *, num_segments: int, mask=None, method: str = "scatter"):
+    """Mean of the unmasked rows per segment; empty segments give 0 (``method`` as :func:`segment_sum`).
 
     Examples:
         >>> import jax.numpy as jnp
         >>> segment_mean(jnp.array([1.0, 3.0, 4.0]), jnp.array([0, 0, 2]), num_segments=3).tolist()
         [2.0, 0.0, 4.0]
     """
+    _check_method(method)
     data, ids, mask, n = _prepare(data, segment_ids, mask, num_segments)
-    total = jax.ops.segment_sum(jnp.where(_expand(mask, data), data, 0), ids, num_segments=n)
-    count = jax.ops.segment_sum(mask.astype(data.dtype), ids, num_segments=n)
-    count = count.reshape(count.shape + (1,) * (data.ndim - 1))
+    data = jnp.where(_expand(mask, data), data, 0)
+    if method == "onehot":
+        total = _onehot_sum(data, ids, mask, n)
+        count = _onehot_sum(mask.astype(data.dtype), ids, mask, n)
+    else:
+        total = _scatter("add", data, ids, n, 0)
+        count = _scatter("add", mask.astype(data.dtype), ids, n, 0)
+    count = _expand(count, total)
     return jnp.where(count > 0, total / jnp.maximum(count, 1), 0)
 
 
@@ -80,8 +143,7 @@ def segment_max(data, segment_ids, *, num_segments: int, mask=None):
         [-1.0, 0.0, 4.0]
     """
     data, ids, mask, n = _prepare(data, segment_ids, mask, num_segments)
-    data = jnp.where(_expand(mask, data), data, -jnp.inf)
-    out = jax.ops.segment_max(data, ids, num_segments=n)
+    out = _scatter("max", jnp.where(_expand(mask, data), data, -jnp.inf), ids, n, -jnp.inf)
     return jnp.where(jnp.isfinite(out), out, 0)
 
 
@@ -89,10 +151,10 @@ def segment_softmax(logits, segment_ids, *, num_segments: int, mask=None):
     """Softmax of ``logits`` within each segment; masked entries get weight 0.
 
     Args:
-        logits: float ``[E]`` or ``[E, H]``.
-        segment_ids: int ``[E]``.
+        logits: float ``[..., E]`` or ``[..., E, H]``.
+        segment_ids: int ``[..., E]``.
         num_segments: static int (keyword-only).
-        mask: optional bool ``[E]``.
+        mask: optional bool ``[..., E]``.
 
     Returns:
         Same shape as ``logits``; unmasked weights of a segment sum to 1.
@@ -105,8 +167,9 @@ def segment_softmax(logits, segment_ids, *, num_segments: int, mask=None):
     """
     logits, ids, mask, n = _prepare(logits, segment_ids, mask, num_segments)
     m = _expand(mask, logits)
-    peak = jax.lax.stop_gradient(segment_max(logits, segment_ids, num_segments=n, mask=mask))
-    shifted = jnp.where(m, logits - peak[jnp.clip(ids, 0, n - 1)], -jnp.inf)
+    peak = segment_max(logits, segment_ids, num_segments=n, mask=mask)
+    shifted = jnp.where(m, logits - _gather(jax.lax.stop_gradient(peak), ids, n), -jnp.inf)
     e = jnp.where(m, jnp.exp(shifted), 0)
-    denom = jax.ops.segment_sum(e, ids, num_segments=n)
-    return jnp.where(m, e / jnp.maximum(denom[jnp.clip(ids, 0, n - 1)], 1e-30), 0)
+    denom = _scatter("add", e, ids, n, 0)
+    return jnp.where(m, e / jnp.maximum(_gather(denom, ids, n), 1e-30), 0)
+

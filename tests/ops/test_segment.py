@@ -32,6 +32,33 @@ def test_matches_loop_plain_jit_vmap(rng, fn, how):
     np.testing.assert_allclose(mapped[1], loop_reduce(-data, ids, mask, 7, how), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("fn,how", [(segment_sum, "sum"), (segment_mean, "mean"), (segment_max, "max")])
+def test_leading_batch_axes(rng, fn, how):
+    data = rng.normal(size=(2, 3, 20, 4)).astype(np.float32)
+    ids = rng.integers(0, 5, (2, 3, 20)).astype(np.int32)
+    mask = rng.random((2, 3, 20)) < 0.7
+    out = np.asarray(fn(data, ids, num_segments=5, mask=mask))
+    assert out.shape == (2, 3, 5, 4)
+    for i in range(2):
+        for j in range(3):
+            np.testing.assert_allclose(out[i, j], loop_reduce(data[i, j], ids[i, j], mask[i, j], 5, how), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn", [segment_sum, segment_mean])
+def test_onehot_method_equals_scatter(rng, fn):
+    data = rng.normal(size=(3, 30, 4)).astype(np.float32)
+    ids = rng.integers(0, 7, (3, 30)).astype(np.int32)
+    mask = rng.random((3, 30)) < 0.7
+    a = fn(data, ids, num_segments=7, mask=mask)
+    b = jax.jit(lambda d: fn(d, ids, num_segments=7, mask=mask, method="onehot"))(data)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    ga = jax.grad(lambda d: jnp.sum(fn(d, ids, num_segments=7, mask=mask) ** 2))(data)
+    gb = jax.grad(lambda d: jnp.sum(fn(d, ids, num_segments=7, mask=mask, method="onehot") ** 2))(data)
+    np.testing.assert_allclose(ga, gb, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="expected method='scatter' or method='onehot'"):
+        fn(data, ids, num_segments=7, method="dense")
+
+
 def test_softmax(rng):
     logits = rng.normal(size=30).astype(np.float32) * 10
     ids = rng.integers(0, 4, 30).astype(np.int32)
@@ -56,7 +83,7 @@ def test_gradients_respect_mask(rng):
 
 
 def test_errors():
-    with pytest.raises(ValueError, match=r"expected segment_ids of shape \[E\] matching data"):
+    with pytest.raises(ValueError, match=r"expected segment_ids of shape \[\.\.\., E\] matching data"):
         segment_sum(np.zeros((3, 2), np.float32), np.zeros(4, np.int32), num_segments=2)
     with pytest.raises(TypeError, match="expected segment_ids with an integer dtype"):
         segment_sum(np.zeros(3, np.float32), np.zeros(3, np.float32), num_segments=2)
