@@ -19,7 +19,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from e2ejax.losses import mass_decorrelation_kl, weighted_bce, weighted_mse
 
-__all__ = ["Batch", "TrainState", "Steps", "make_apply", "make_steps"]
+__all__ = ["Batch", "TrainState", "Steps", "make_apply", "make_predict", "make_steps"]
 
 
 class Batch(NamedTuple):
@@ -77,6 +77,23 @@ def make_apply(model: nnx.Module):
     return apply, params
 
 
+def make_predict(model: nnx.Module, *, task: str = "classification"):
+    """``(predict, params)`` with ``predict(params, *inputs) -> [B]``: sigmoid scores for
+    ``task="classification"``, the raw output for ``"regression"``. Not jitted.
+
+    This is the function that inference and export run (:mod:`e2ejax.export`).
+    """
+    if task not in ("classification", "regression"):
+        raise ValueError(f"expected task 'classification' or 'regression', got {task!r}")
+    apply, params = make_apply(model)
+
+    def predict(params, *inputs):
+        out = apply(params, *inputs)[..., 0]
+        return jax.nn.sigmoid(out) if task == "classification" else out
+
+    return predict, params
+
+
 def _mesh_shardings(mesh: Mesh | None):
     if mesh is None:
         return None, None
@@ -109,9 +126,8 @@ def make_steps(
         ``eval_step`` returns sums ``{"loss_sum", "weight_sum"}`` so a loop can
         average over batches exactly.
     """
-    if task not in ("classification", "regression"):
-        raise ValueError(f"expected task 'classification' or 'regression', got {task!r}")
     apply, params0 = make_apply(model)
+    predict, _ = make_predict(model, task=task)
     edges = jnp.asarray(mass_edges, jnp.float32)
 
     def outputs(params, inputs):
@@ -137,10 +153,6 @@ def make_steps(
     def eval_step(params, batch: Batch):
         w = jnp.sum(batch.weights)
         return {"loss_sum": per_batch_loss(params, batch) * w, "weight_sum": w}
-
-    def predict(params, *inputs):
-        out = outputs(params, inputs)
-        return jax.nn.sigmoid(out) if task == "classification" else out
 
     def init():
         params = jax.tree.map(jnp.copy, params0)  # steps donate the state

@@ -1,7 +1,7 @@
-"""Shared test configuration: rank promotion raises, and helpers to run ops three ways.
+"""Shared test helpers: run ops three ways (plain, jit, vmap) and compare.
 
-Strict dtype promotion is switched on for the ops tests only (tests/ops/conftest.py):
-optax itself is not clean under it.
+Strict dtype and rank promotion are switched on for the ops and nets tests
+(their conftest.py); optax and jax2onnx's patched layers are not clean under them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import jax
 import numpy as np
 import pytest
 
-jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
 @pytest.fixture

@@ -3,6 +3,6 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def strict_dtype_promotion():
-    with jax.numpy_dtype_promotion("strict"):
+def strict_promotion():
+    with jax.numpy_dtype_promotion("strict"), jax.numpy_rank_promotion("raise"):
         yield
