@@ -1,0 +1,142 @@
+"""Events -> detector images -> the inputs of each tagger (jit-able, differentiable in the energies).
+
+``events`` is a mapping of padded arrays named as in docs/FORMAT.md, each hit
+group with a bool ``<group>_mask`` (what :mod:`e2ejax.io` yields):
+
+* ``eb_ieta``, ``eb_iphi`` int32 ``[B, Neb]``, ``eb_energy`` float32, ``eb_mask`` bool;
+* ``ee_eta``, ``ee_phi``, ``ee_energy`` float32 ``[B, Nee]``, ``ee_mask``;
+* ``hbhe_ieta``, ``hbhe_iphi`` int32 ``[B, Nh]``, ``hbhe_energy``, ``hbhe_mask``;
+* ``trk_eta``, ``trk_phi``, ``trk_pt``, ``trk_d0``, ``trk_dz`` float32 ``[B, Nt]``, ``trk_mask``;
+* ``bpix_layer`` int32 ``[B, Np]``, ``bpix_eta``, ``bpix_phi`` float32, ``bpix_mask``;
+* ``jet_eta``, ``jet_phi`` float32 ``[B, S]``, ``jet_mask``; ``eg_eta``, ``eg_phi``, ``eg_mask``.
+
+Channels of :func:`event_images` (stitched 280 x 360 grid, channels-last):
+``track_pt``, ``track_d0``, ``track_dz`` (pT sum, pT-weighted d0 / dz per cell),
+``ecal`` (EB + binned EE), ``hcal`` (HBHE upsampled x5, energy-conserving),
+``bpix1``..``bpix3`` (hit counts per layer).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+
+from e2ejax import geometry
+from e2ejax.errors import InputError
+from e2ejax.ops import (
+    egamma_seeds,
+    endcap_hits_to_image,
+    extract_frames,
+    frame_to_points,
+    hbhe_towers,
+    hits_to_image,
+    jet_seeds,
+    stitch_ecal,
+    track_image,
+    upsample,
+)
+
+__all__ = ["CHANNELS", "TASKS", "event_images", "hcal_towers", "jet_inputs", "egamma_inputs"]
+
+CHANNELS = ("track_pt", "track_d0", "track_dz", "ecal", "hcal", "bpix1", "bpix2", "bpix3")
+
+#: task -> (channels, frame size, seed kind)
+TASKS = {
+    "qg": (("track_pt", "ecal", "hcal"), 125, "jet"),
+    "top": (("track_pt", "track_d0", "track_dz", "ecal", "hcal", "bpix1", "bpix2", "bpix3"), 125, "jet"),
+    "tau": (("track_pt", "track_d0", "track_dz", "ecal", "hcal"), 125, "jet"),
+    "egamma": (("ecal",), 32, "egamma"),
+}
+
+
+def _need(events: Mapping, names):
+    missing = [n for n in names if n not in events]
+    if missing:
+        raise InputError(f"expected event fields {list(names)}; missing {missing}; found {sorted(events)}")
+
+
+def hcal_towers(events: Mapping) -> jax.Array:
+    """HBHE tower image float32 ``[B, 56, 72]``."""
+    _need(events, ("hbhe_ieta", "hbhe_iphi", "hbhe_energy", "hbhe_mask"))
+    return hbhe_towers(events["hbhe_ieta"], events["hbhe_iphi"], events["hbhe_energy"], events["hbhe_mask"])
+
+
+def _ecal(events: Mapping) -> jax.Array:
+    _need(events, ("eb_ieta", "eb_iphi", "eb_energy", "eb_mask"))
+    row, col = geometry.eb_index_to_cell(jnp.asarray(events["eb_ieta"]), jnp.asarray(events["eb_iphi"]))
+    eb = hits_to_image(row, col, events["eb_energy"], events["eb_mask"], shape=geometry.EB.shape)
+    if "ee_energy" in events:
+        args = (events["ee_eta"], events["ee_phi"], events["ee_energy"], events["ee_mask"])
+        ee_minus = endcap_hits_to_image(*args, side="minus")
+        ee_plus = endcap_hits_to_image(*args, side="plus")
+    else:
+        ee_minus = ee_plus = jnp.zeros((eb.shape[0], geometry.EE_ROWS, 360), eb.dtype)
+    return stitch_ecal(ee_minus, eb, ee_plus)
+
+
+def event_images(events: Mapping, *, channels: tuple[str, ...]) -> jax.Array:
+    """Stitched detector images float32 ``[B, 280, 360, len(channels)]`` in the order asked.
+
+    Raises:
+        InputError: on an unknown channel or a missing event field.
+    """
+    unknown = [c for c in channels if c not in CHANNELS]
+    if unknown:
+        raise InputError(f"unknown image channel(s) {unknown}; expected names from {list(CHANNELS)}")
+    out = {}
+    if any(c.startswith("track") for c in channels):
+        _need(events, ("trk_eta", "trk_phi", "trk_pt", "trk_d0", "trk_dz", "trk_mask"))
+        trk = track_image(events["trk_eta"], events["trk_phi"], events["trk_pt"], events["trk_d0"], events["trk_dz"], events["trk_mask"])
+        out.update(track_pt=trk[..., 0], track_d0=trk[..., 1], track_dz=trk[..., 2])
+    if "ecal" in channels:
+        out["ecal"] = _ecal(events)
+    if "hcal" in channels:
+        out["hcal"] = upsample(hcal_towers(events)[..., None])[..., 0]
+    if any(c.startswith("bpix") for c in channels):
+        _need(events, ("bpix_layer", "bpix_eta", "bpix_phi", "bpix_mask"))
+        row, col = geometry.eta_phi_to_cell(jnp.asarray(events["bpix_eta"]), jnp.asarray(events["bpix_phi"]))
+        ones = jnp.ones(jnp.shape(events["bpix_eta"]), jnp.float32)
+        for layer in (1, 2, 3):
+            m = events["bpix_mask"] & (jnp.asarray(events["bpix_layer"]) == layer)
+            out[f"bpix{layer}"] = hits_to_image(row, col, ones, m, shape=geometry.ECAL.shape)
+    return jnp.stack([out[c] for c in channels], axis=-1)
+
+
+def jet_inputs(events: Mapping, *, task: str = "qg"):
+    """Jet frames for a jet task: seeds from the jet axes, 125 x 125 frames.
+
+    Returns:
+        ``(frames [B, S, 125, 125, C], seeds int32 [B, S, 2], jet_mask bool [B, S], in_acceptance bool [B, S])``.
+    """
+    channels, size, kind = TASKS[task]
+    if kind != "jet":
+        raise InputError(f"task {task!r} is not a jet task; expected one of {[t for t, v in TASKS.items() if v[2] == 'jet']}")
+    _need(events, ("jet_eta", "jet_phi", "jet_mask"))
+    axes = jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(events["jet_eta"]), jnp.asarray(events["jet_phi"]), geometry.HBHE), -1)
+    seeds, mask = jet_seeds(hcal_towers(events), axes, jnp.asarray(events["jet_mask"]))
+    images = event_images(events, channels=channels)
+    frames, in_acceptance = extract_frames(images, seeds, height=size, width=size)
+    return frames, seeds, mask, in_acceptance
+
+
+def egamma_inputs(events: Mapping):
+    """e/gamma frames: seed = the hottest crystal in a 5 x 5 window around the candidate, 32 x 32 ECAL frames.
+
+    Returns:
+        ``(frames [B, S, 32, 32, 1], seeds int32 [B, S, 2], eg_mask bool [B, S], in_acceptance bool [B, S])``.
+    """
+    _need(events, ("eg_eta", "eg_phi", "eg_mask"))
+    ecal = event_images(events, channels=("ecal",))
+    centres = jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(events["eg_eta"]), jnp.asarray(events["eg_phi"]), geometry.ECAL), -1)
+    seeds, mask = egamma_seeds(ecal[..., 0], centres, jnp.asarray(events["eg_mask"]))
+    frames, in_acceptance = extract_frames(ecal, seeds, height=32, width=32)
+    return frames, seeds, mask, in_acceptance
+
+
+def frames_to_points(frames: jax.Array, *, n_points: int):
+    """Flatten ``[B, S, H, W, C]`` frames into GNN inputs ``points [B*S, n_points, C+2]``, ``mask [B*S, n_points]`` float."""
+    B, S = frames.shape[:2]
+    points, mask = frame_to_points(frames.reshape((B * S,) + frames.shape[2:]), n_points=n_points)
+    return points, mask.astype(points.dtype)
