@@ -19,7 +19,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from e2ejax.losses import mass_decorrelation_kl, weighted_bce, weighted_mse
 
-__all__ = ["Batch", "TrainState", "Steps", "make_apply", "make_predict", "make_steps"]
+__all__ = ["Batch", "TrainState", "Steps", "make_apply", "make_predict", "make_steps", "evaluate", "fit"]
 
 
 class Batch(NamedTuple):
@@ -168,3 +168,71 @@ def make_steps(
         )
         jit_eval = jax.jit(eval_step, in_shardings=(replicated, sharded), out_shardings=replicated)
     return Steps(apply, init, jit_train, jit_eval, jax.jit(predict), nnx.graphdef(model))
+
+
+def evaluate(steps: Steps, params, batches) -> float:
+    """Weighted mean loss over an iterable of :class:`Batch` (exact, not a mean of means)."""
+    loss, weight = 0.0, 0.0
+    for batch in batches:
+        m = steps.eval_step(params, batch)
+        loss += float(m["loss_sum"])
+        weight += float(m["weight_sum"])
+    return loss / max(weight, 1e-12)
+
+
+def fit(
+    steps: Steps,
+    state: TrainState,
+    train_batches: Callable[[int], Any],
+    val_batches: Callable[[], Any] | None = None,
+    *,
+    epochs: int,
+    patience: int = 3,
+    start_epoch: int = 0,
+    on_epoch_end: Callable[[int, TrainState, dict, bool], None] | None = None,
+    progress: bool = True,
+):
+    """Train for ``epochs`` epochs with early stopping on the validation loss.
+
+    Args:
+        steps: from :func:`make_steps`.
+        state: initial (or restored) :class:`TrainState`.
+        train_batches: ``epoch -> iterable of Batch`` (shuffled per epoch by the caller).
+        val_batches: ``() -> iterable of Batch``; without it the training loss decides.
+        epochs: last epoch (exclusive) to run; ``start_epoch`` resumes in the middle.
+        patience: epochs without improvement before stopping.
+        on_epoch_end: ``(epoch, state, metrics, is_best)`` hook, e.g. to save checkpoints.
+        progress: show a tqdm bar per epoch.
+
+    Returns:
+        ``(state, best_params, history)``; ``history`` is a list of per-epoch metric dicts.
+    """
+    from tqdm.auto import tqdm
+
+    history, best, best_params, stale = [], float("inf"), state.params, 0
+    for epoch in range(start_epoch, epochs):
+        total, n = 0.0, 0
+        bar = tqdm(train_batches(epoch), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
+        for batch in bar:
+            state, m = steps.train_step(state, batch)
+            total += float(m["loss"])
+            n += 1
+            bar.set_postfix(loss=f"{total / n:.4f}")
+        metrics = {"epoch": epoch + 1, "train_loss": total / max(n, 1), "step": int(state.step)}
+        if val_batches is not None:
+            metrics["val_loss"] = evaluate(steps, state.params, val_batches())
+        score = metrics.get("val_loss", metrics["train_loss"])
+        is_best = score < best
+        if is_best:
+            best, best_params, stale = score, jax.tree.map(jnp.copy, state.params), 0
+        else:
+            stale += 1
+        history.append(metrics)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, state, metrics, is_best)
+        if progress:
+            shown = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
+            print(shown + (" (best)" if is_best else ""), flush=True)
+        if stale >= patience:
+            break
+    return state, best_params, history

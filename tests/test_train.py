@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 from flax import nnx
 
 from e2ejax import nets
@@ -98,3 +99,23 @@ def test_sharded_step_matches_single_device():
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["n"] == 8
     np.testing.assert_allclose(res["sharded"], res["single"], rtol=1e-5, atol=1e-6)
+
+
+def test_fit_early_stopping_and_best_params(rng):
+    from e2ejax.train import evaluate, fit
+
+    model = nets.build("vgg", {"height": 16, "width": 16, "channels": 2, "features": [4], "hidden": 8}, rngs=nnx.Rngs(0))
+    steps = make_steps(model, optax.adam(3e-3))
+    x, y = toy_frames(rng, 64)
+    train = [Batch((jnp.asarray(x[i:i + 16]),), jnp.asarray(y[i:i + 16]), jnp.ones(16), jnp.zeros(16)) for i in range(0, 64, 16)]
+    xv, yv = toy_frames(rng, 32)
+    # validation labels are noise: the validation loss stops improving and training stops early
+    val = [Batch((jnp.asarray(xv),), jnp.asarray(rng.integers(0, 2, 32).astype(np.float32)), jnp.ones(32), jnp.zeros(32))]
+    seen = []
+    state, best, history = fit(steps, steps.init(), lambda e: train, lambda: val, epochs=40, patience=2,
+                               on_epoch_end=lambda e, s, m, b: seen.append((e, b)), progress=False)
+    assert len(history) < 40 and len(seen) == len(history)
+    best_epoch = min(range(len(history)), key=lambda i: history[i]["val_loss"])
+    assert len(history) == best_epoch + 1 + 2  # stopped after `patience` epochs without improvement
+    assert evaluate(steps, best, val) == pytest.approx(history[best_epoch]["val_loss"], rel=1e-5)
+    assert history[-1]["train_loss"] < history[0]["train_loss"]

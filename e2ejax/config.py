@@ -1,0 +1,162 @@
+"""Training configuration: YAML (``yaml.safe_load``) into frozen dataclasses, validated strictly.
+
+Example ``train.yaml``::
+
+    model: {name: resnet15, options: {channels: 3}}
+    task: qg
+    data: {train: [qg_train.root], validation: [qg_val.root]}
+    optimizer: {name: adam, learning_rate: 1.0e-3, schedule: cosine}
+    training: {epochs: 10, batch_size: 64, patience: 3, seed: 0}
+    output: runs/qg
+
+Nothing in a config is evaluated; unknown keys are errors that list the valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optax
+import yaml
+
+from e2ejax.errors import InputError
+from e2ejax.nets import REGISTRY, make_config
+
+__all__ = ["ModelSpec", "DataSpec", "OptimizerSpec", "TrainingSpec", "TrainConfig", "load_config", "make_optimizer"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    train: tuple[str, ...]
+    validation: tuple[str, ...] = ()
+    test: tuple[str, ...] = ()
+    max_events: int | None = None
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    name: str = "adam"
+    learning_rate: float = 1e-3
+    schedule: str = "constant"  # constant | cosine
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    clip_norm: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    epochs: int = 10
+    batch_size: int = 64
+    patience: int = 3
+    seed: int = 0
+    decorrelation: float = 0.0
+    keep_checkpoints: int = 3
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: ModelSpec
+    task: str
+    data: DataSpec
+    optimizer: OptimizerSpec = OptimizerSpec()
+    training: TrainingSpec = TrainingSpec()
+    output: str = "runs/e2ejax"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_TASKS = ("qg", "top", "tau", "egamma", "jetcalib")
+
+
+def _build(cls, raw, where: str):
+    if not isinstance(raw, dict):
+        raise InputError(f"expected a mapping for '{where}', found {type(raw).__name__}: {raw!r}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        raise InputError(f"unknown key(s) {unknown} in '{where}'; valid keys: {sorted(names)}")
+    missing = [n for n, f in names.items() if n not in raw and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise InputError(f"missing key(s) {missing} in '{where}'")
+    values = {}
+    for key, value in raw.items():
+        values[key] = tuple(value) if isinstance(value, list) else value
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise InputError(f"bad '{where}' section: {exc}") from None
+
+
+def load_config(path) -> TrainConfig:
+    """Read and validate a training YAML file.
+
+    Raises:
+        InputError: unreadable file, malformed YAML, unknown/missing keys, bad values.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read config {str(path)!r}: {exc.strerror}; pass an existing YAML file") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(f"config {str(path)!r} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(raw, base=path.parent)
+
+
+def parse_config(raw, *, base: Path | None = None) -> TrainConfig:
+    """Validate an already-parsed config mapping; relative data paths are resolved against ``base``."""
+    if not isinstance(raw, dict):
+        raise InputError(f"expected a YAML mapping at the top of the config, found {type(raw).__name__}")
+    sections = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(raw) - sections)
+    if unknown:
+        raise InputError(f"unknown top-level key(s) {unknown}; valid keys: {sorted(sections)}")
+    for key in ("model", "task", "data"):
+        if key not in raw:
+            raise InputError(f"missing top-level key '{key}' in the config")
+    model = _build(ModelSpec, raw["model"], "model")
+    if model.name not in REGISTRY:
+        raise InputError(f"unknown network {model.name!r} in 'model.name'; expected one of {sorted(REGISTRY)}")
+    make_config(model.name, model.options)  # validates the options
+    if raw["task"] not in _TASKS:
+        raise InputError(f"unknown task {raw['task']!r}; expected one of {list(_TASKS)}")
+    data = _build(DataSpec, raw["data"], "data")
+    if base is not None:
+        resolve = lambda files: tuple(str(base / f) if not Path(f).is_absolute() else f for f in files)  # noqa: E731
+        data = dataclasses.replace(data, train=resolve(data.train), validation=resolve(data.validation), test=resolve(data.test))
+    optimizer = _build(OptimizerSpec, raw.get("optimizer", {}), "optimizer")
+    if optimizer.name not in ("adam", "adamw", "sgd"):
+        raise InputError(f"unknown optimizer {optimizer.name!r}; expected 'adam', 'adamw' or 'sgd'")
+    if optimizer.schedule not in ("constant", "cosine"):
+        raise InputError(f"unknown schedule {optimizer.schedule!r}; expected 'constant' or 'cosine'")
+    training = _build(TrainingSpec, raw.get("training", {}), "training")
+    if training.epochs < 1 or training.batch_size < 1:
+        raise InputError(f"expected training.epochs >= 1 and training.batch_size >= 1, got {training.epochs} and {training.batch_size}")
+    return TrainConfig(model=model, task=raw["task"], data=data, optimizer=optimizer, training=training, output=str(raw.get("output", "runs/e2ejax")))
+
+
+def make_optimizer(spec: OptimizerSpec, *, total_steps: int) -> optax.GradientTransformation:
+    """The optax optimiser of a config (schedule over ``total_steps``)."""
+    if spec.schedule == "cosine":
+        lr = optax.warmup_cosine_decay_schedule(0.0, spec.learning_rate, max(spec.warmup_steps, 1), max(total_steps, 2))
+    else:
+        lr = spec.learning_rate
+    base = {
+        "adam": lambda: optax.adam(lr),
+        "adamw": lambda: optax.adamw(lr, weight_decay=spec.weight_decay),
+        "sgd": lambda: optax.sgd(lr, momentum=0.9),
+    }[spec.name]()
+    return optax.chain(optax.clip_by_global_norm(spec.clip_norm), base) if spec.clip_norm else base
