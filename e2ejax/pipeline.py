@@ -1,0 +1,135 @@
+"""The tagger: events -> images -> seeds -> frames -> network scores, on one of two backends.
+
+* ``xla``: the whole chain is one jitted JAX function (default on GPU/TPU and
+  whenever gradients are wanted).
+* ``onnxruntime``: the ops stay in jitted JAX, the network runs from its ONNX
+  export in ONNX Runtime (the faster CPU backend for convolutions).
+* ``auto``: ONNX Runtime on CPU, XLA on accelerators.
+
+A :class:`Tagger` holds no mutable state after construction, so one instance
+can be shared by threads (JAX jitted calls and ``InferenceSession.run`` are
+thread-safe). Bound threads with ``threads=`` (ONNX Runtime intra-op threads)
+and, for XLA, ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
+intra_op_parallelism_threads=1`` in the environment.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from e2ejax.errors import InputError
+from e2ejax.features import TASKS, egamma_inputs, frames_to_points, jet_inputs
+from e2ejax.train import make_predict
+
+__all__ = ["Tagger", "TagResult", "resolve_backend"]
+
+
+class TagResult(NamedTuple):
+    """Scores of every seed of a batch of events.
+
+    Attributes:
+        scores: float32 ``[B, S]`` (0 where ``mask`` is false).
+        mask: bool ``[B, S]``, true for real seeds (jets or e/gamma candidates).
+        in_acceptance: bool ``[B, S]``, frame fully inside the image in eta.
+        seeds: int32 ``[B, S, 2]`` seed cells in the stitched grid.
+    """
+
+    scores: np.ndarray
+    mask: np.ndarray
+    in_acceptance: np.ndarray
+    seeds: np.ndarray
+
+
+def resolve_backend(backend: str) -> str:
+    """``auto`` -> ``onnxruntime`` on CPU, ``xla`` on GPU/TPU; others are checked and returned."""
+    if backend not in ("auto", "xla", "onnxruntime"):
+        raise InputError(f"unknown backend {backend!r}; expected 'auto', 'xla' or 'onnxruntime'")
+    if backend == "auto":
+        return "onnxruntime" if jax.default_backend() == "cpu" else "xla"
+    return backend
+
+
+class Tagger:
+    """Score the jets or e/gamma candidates of events with one network.
+
+    Args:
+        model: an e2ejax network whose inputs match ``task`` (frames, or points for the GNN).
+        task: ``"qg"``, ``"top"``, ``"tau"`` or ``"egamma"`` (see :data:`e2ejax.features.TASKS`).
+        backend: ``"auto"``, ``"xla"`` or ``"onnxruntime"``.
+        onnx_path: an existing ONNX export of ``model``; exported on the fly when missing.
+        threads: ONNX Runtime intra-op threads (1, as production frameworks run it).
+
+    Examples:
+        >>> from flax import nnx
+        >>> from e2ejax import nets
+        >>> tagger = Tagger(nets.build("vgg", {}, rngs=nnx.Rngs(0)), task="egamma", backend="xla")
+        >>> tagger.backend
+        'xla'
+    """
+
+    def __init__(self, model, *, task: str, backend: str = "auto", onnx_path=None, threads: int = 1):
+        if task not in TASKS:
+            raise InputError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
+        self.task = task
+        self.model = model
+        self.backend = resolve_backend(backend)
+        self._graph = len(model.input_spec) == 2 and model.input_spec[0].name == "points"
+        predict, params = make_predict(model)
+        self._params = params
+        self._inputs = jax.jit(self._model_inputs)
+        self._predict = jax.jit(predict)
+        self._session = None
+        if self.backend == "onnxruntime":
+            from e2ejax.export import onnx_session, to_onnx
+
+            if onnx_path is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="e2ejax-")
+                onnx_path = to_onnx(model, Path(self._tmp.name) / "model.onnx")
+            self._session = onnx_session(onnx_path, threads=threads)
+            self._names = [s.name for s in model.input_spec]
+
+    def _model_inputs(self, events):
+        if TASKS[self.task][2] == "egamma":
+            frames, seeds, mask, ok = egamma_inputs(events)
+        else:
+            frames, seeds, mask, ok = jet_inputs(events, task=self.task)
+        B, S = frames.shape[:2]
+        if self._graph:
+            inputs = frames_to_points(frames, n_points=self.model.config.n_points)
+        else:
+            inputs = (frames.reshape((B * S,) + frames.shape[2:]),)
+        return inputs, seeds, mask, ok
+
+    def inputs(self, events: Mapping):
+        """The network inputs of ``events`` (flattened over seeds) and the seed bookkeeping."""
+        return self._inputs(dict(events))
+
+    def __call__(self, events: Mapping) -> TagResult:
+        """Score every seed of a batch of padded events (see :mod:`e2ejax.features` for the fields)."""
+        inputs, seeds, mask, ok = self._inputs(dict(events))
+        B, S = mask.shape
+        if self._session is None:
+            scores = np.asarray(self._predict(self._params, *inputs))
+        else:
+            feeds = {n: np.asarray(x) for n, x in zip(self._names, inputs)}
+            scores = self._session.run(["scores"], feeds)[0]
+        mask = np.asarray(mask)
+        scores = np.where(mask, scores.reshape(B, S), 0.0).astype(np.float32)
+        return TagResult(scores, mask, np.asarray(ok) & mask, np.asarray(seeds))
+
+    def score_fn(self):
+        """A pure JAX function ``events -> scores [B, S]`` (XLA), for gradients such as saliency."""
+        predict = make_predict(self.model)[0]
+        params = self._params
+
+        def scores(events):
+            inputs, _, mask, _ = self._model_inputs(events)
+            return jnp.where(mask, predict(params, *inputs).reshape(mask.shape), 0.0)
+
+        return scores

@@ -1,0 +1,79 @@
+import threading
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from e2ejax import nets
+from e2ejax.errors import InputError
+from e2ejax.pipeline import Tagger, resolve_backend
+from tests.test_features import toy_events
+
+SMALL_RESNET = {"channels": 3, "features": [4, 8], "blocks": 1}
+
+
+def test_backends_agree(rng):
+    model = nets.build("resnet15", SMALL_RESNET, rngs=nnx.Rngs(0))
+    ev = toy_events(rng, B=3)
+    a = Tagger(model, task="qg", backend="xla")(ev)
+    b = Tagger(model, task="qg", backend="onnxruntime")(ev)
+    assert a.scores.shape == (3, 3)
+    np.testing.assert_array_equal(a.mask, ev["jet_mask"])
+    assert (a.scores[~a.mask] == 0).all()
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+    np.testing.assert_array_equal(a.seeds, b.seeds)
+
+
+def test_gnn_tagger_on_frames(rng):
+    model = nets.build("gnn", {"n_points": 32, "n_features": 7, "k": 4, "hidden": [8], "head": 8}, rngs=nnx.Rngs(1))
+    ev = toy_events(rng, B=2)
+    a = Tagger(model, task="tau", backend="xla")(ev)
+    b = Tagger(model, task="tau", backend="onnxruntime")(ev)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+
+
+def test_shared_by_threads_bit_identical(rng):
+    model = nets.build("vgg", {"features": [4, 8], "hidden": 8}, rngs=nnx.Rngs(2))
+    batches = [toy_events(np.random.default_rng(i), B=2) for i in range(4)]
+    for backend in ("xla", "onnxruntime"):
+        tagger = Tagger(model, task="egamma", backend=backend)
+        serial = [tagger(ev).scores for ev in batches]
+        results = {}
+
+        def work(t):
+            results[t] = [tagger(batches[(t + i) % 4]).scores for i in range(8)]
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        for t, outs in results.items():
+            for i, out in enumerate(outs):
+                np.testing.assert_array_equal(out, serial[(t + i) % 4])
+
+
+def test_saliency_gradient(rng):
+    model = nets.build("vgg", {"features": [4], "hidden": 8}, rngs=nnx.Rngs(3))
+    ev = toy_events(rng, B=1, N=12)
+    tagger = Tagger(model, task="egamma", backend="xla")
+    fn = tagger.score_fn()
+    energy = jnp.asarray(ev["eb_energy"])
+    grad = jax.grad(lambda e: fn(dict(ev, eb_energy=e)).sum())(energy)
+    assert grad.shape == energy.shape and np.isfinite(np.asarray(grad)).all()
+    eps = 1e-2
+    d = np.zeros_like(ev["eb_energy"])
+    d[0, 0] = eps
+    fd = (float(fn(dict(ev, eb_energy=energy + d)).sum()) - float(fn(dict(ev, eb_energy=energy - d)).sum())) / (2 * eps)
+    assert float(grad[0, 0]) == pytest.approx(fd, rel=5e-2, abs=1e-4)
+
+
+def test_bad_arguments():
+    model = nets.build("vgg", {"features": [4], "hidden": 8}, rngs=nnx.Rngs(0))
+    with pytest.raises(InputError, match="unknown backend 'tpu'"):
+        resolve_backend("tpu")
+    with pytest.raises(InputError, match="unknown task 'higgs'"):
+        Tagger(model, task="higgs")
+    assert resolve_backend("auto") == ("onnxruntime" if jax.default_backend() == "cpu" else "xla")
