@@ -1,0 +1,114 @@
+"""Labelled training batches from padded events: frames (or GNN points) of every labelled seed.
+
+The same :mod:`e2ejax.features` functions as the tagger build the inputs, so
+training sees exactly what inference sees. Batches have a fixed size; the
+last one is padded with zero-weight examples (no recompilation, no bias).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from e2ejax.errors import InputError
+from e2ejax.features import TASKS, egamma_inputs, frames_to_points, jet_inputs
+from e2ejax.train import Batch
+
+__all__ = ["seed_examples", "fixed_batches"]
+
+
+def _label_field(task: str) -> tuple[str, str]:
+    return ("eg_label", "eg_mask") if TASKS[task][2] == "egamma" else ("jet_label", "jet_mask")
+
+
+def seed_examples(events: Mapping, *, task: str, n_points: int | None = None):
+    """Inputs and labels of the labelled seeds of one batch of events.
+
+    Args:
+        events: padded event fields (see :mod:`e2ejax.features`) including the
+            labels ``jet_label`` (or ``eg_label``) int ``[B, S]`` and, for jets, ``jet_mass``.
+        task: ``qg``, ``top``, ``tau`` or ``egamma``.
+        n_points: GNN point-cloud size; None gives frames.
+
+    Returns:
+        ``(inputs, labels, mass)``: tuple of float32 arrays ``[K, ...]``, float32 ``[K]`` labels
+        in {0, 1} and ``[K]`` jet masses (zeros for e/gamma), for the ``K`` seeds with a label >= 0.
+    """
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
+    label_name, mask_name = _label_field(task)
+    if label_name not in events:
+        raise InputError(f"expected a {label_name!r} field with truth labels for training; found {sorted(events)}")
+    frames = _inputs_fn(task)(dict(events))
+    labels = np.asarray(events[label_name])
+    keep = np.asarray(events[mask_name]) & (labels >= 0)
+    flat_keep = keep.reshape(-1)
+    if n_points is None:
+        inputs = (np.asarray(frames).reshape((-1,) + frames.shape[2:])[flat_keep],)
+    else:
+        points, pmask = _points_fn(n_points)(frames)
+        inputs = (np.asarray(points)[flat_keep], np.asarray(pmask)[flat_keep])
+    mass = np.asarray(events.get("jet_mass", np.zeros(labels.shape)), np.float32).reshape(-1)[flat_keep] if label_name == "jet_label" else np.zeros(int(flat_keep.sum()), np.float32)
+    return inputs, labels.reshape(-1)[flat_keep].astype(np.float32), mass
+
+
+_CACHE: dict = {}
+
+
+def _inputs_fn(task):
+    key = ("frames", task)
+    if key not in _CACHE:
+        if TASKS[task][2] == "egamma":
+            _CACHE[key] = jax.jit(lambda ev: egamma_inputs(ev)[0])
+        else:
+            _CACHE[key] = jax.jit(lambda ev: jet_inputs(ev, task=task)[0])
+    return _CACHE[key]
+
+
+def _points_fn(n_points):
+    key = ("points", n_points)
+    if key not in _CACHE:
+        _CACHE[key] = jax.jit(lambda f: frames_to_points(f, n_points=n_points))
+    return _CACHE[key]
+
+
+def fixed_batches(examples: Iterable, *, batch_size: int, rng: np.random.Generator | None = None, buffer: int = 0) -> Iterator[Batch]:
+    """Regroup ``(inputs, labels, mass)`` chunks into :class:`Batch` es of exactly ``batch_size``.
+
+    With ``rng`` and ``buffer > 0``, examples pass through a shuffle buffer of
+    that many examples. The final partial batch is padded with zero-weight copies.
+    """
+    pending_inputs, pending_labels, pending_mass, n = None, [], [], 0
+
+    def emit(inputs, labels, mass, weights):
+        return Batch(tuple(jnp.asarray(x) for x in inputs), jnp.asarray(labels), jnp.asarray(weights), jnp.asarray(mass))
+
+    for inputs, labels, mass in examples:
+        if pending_inputs is None:
+            pending_inputs = [[] for _ in inputs]
+        for store, x in zip(pending_inputs, inputs):
+            store.append(x)
+        pending_labels.append(labels)
+        pending_mass.append(mass)
+        n += len(labels)
+        while n >= max(batch_size, buffer):
+            cat = [np.concatenate(s) for s in pending_inputs]
+            lab, ms = np.concatenate(pending_labels), np.concatenate(pending_mass)
+            order = rng.permutation(len(lab)) if rng is not None else np.arange(len(lab))
+            take, rest = order[:batch_size], order[batch_size:]
+            yield emit([c[take] for c in cat], lab[take], ms[take], np.ones(batch_size, np.float32))
+            pending_inputs = [[c[rest]] for c in cat]
+            pending_labels, pending_mass, n = [lab[rest]], [ms[rest]], len(rest)
+    while pending_inputs is not None and n > 0:
+        cat = [np.concatenate(s) for s in pending_inputs]
+        lab, ms = np.concatenate(pending_labels), np.concatenate(pending_mass)
+        take = min(n, batch_size)
+        pad = batch_size - take
+        idx = np.concatenate([np.arange(take), np.zeros(pad, int)])
+        weights = np.concatenate([np.ones(take), np.zeros(pad)]).astype(np.float32)
+        yield emit([c[idx] for c in cat], lab[idx], ms[idx], weights)
+        pending_inputs = [[c[take:]] for c in cat]
+        pending_labels, pending_mass, n = [lab[take:]], [ms[take:]], n - take
