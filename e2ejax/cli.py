@@ -18,6 +18,7 @@ __all__ = ["main", "build_parser"]
 
 #: subcommand -> (module implementing it, one-line help)
 COMMANDS = {
+    "export": ("e2ejax.commands.export", "export a trained model to ONNX and/or TF SavedModel and check parity"),
 }
 
 

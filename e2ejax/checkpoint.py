@@ -1,0 +1,514 @@
+"""Checkpoints: orbax state + a JSON model card per step, the last N and the best kept.
+
+Layout of a checkpoint directory (orbax ``CheckpointManager``, one folder per step)::
+
+    DIR/
+      model_card.json        human-readable card of the best step (+ latest and all steps)
+      12/                    one step
+        state/               the state pytree (orbax StandardSave, OCDBT + zarr arrays)
+        card/metadata        the model card (JSON)
+        integrity/metadata   path, shape, dtype and SHA-256 of every array (JSON)
+        metrics/metrics      the metrics of the step (JSON, read by orbax to rank steps)
+        _CHECKPOINT_METADATA
+
+Saving is atomic: orbax writes a step to ``DIR/<step>.orbax-checkpoint-tmp-<n>`` and
+renames it to ``DIR/<step>`` once everything is on disk (``AtomicRenameTemporaryPath``,
+chosen explicitly here); a process killed mid-save leaves only the temporary folder,
+which is ignored when listing steps and deleted the next time the directory is opened.
+``model_card.json`` is written to a temporary name and ``os.replace``d. Saves are
+synchronous, so a step reported as saved is complete.
+
+Kept steps: the ``max_to_keep`` most recent ones plus the best by ``best_metric``
+(so at most ``max_to_keep + 1`` step folders); among equal metrics the latest step
+is the best. A non-finite metric ranks worst.
+
+Nothing here unpickles or evaluates: arrays are read by tensorstore into the abstract
+state you pass, cards and metrics are JSON, and orbax's item handlers are fixed here
+rather than looked up from the checkpoint. Orbax checksums its b-tree nodes but not
+array chunks (a flipped byte in a chunk restores silently as a wrong value), so the
+SHA-256 of every array is stored with the step and checked on restore; this costs
+one host copy of the state per save and per restore.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as policies
+from orbax.checkpoint.path import atomicity
+
+import e2ejax
+from e2ejax.errors import InputError
+
+__all__ = ["Checkpointer", "MODEL_CARD_FILE", "compare_model_sections"]
+
+#: Name of the card of the best step, written in the checkpoint directory.
+MODEL_CARD_FILE = "model_card.json"
+
+_STATE, _CARD, _INTEGRITY = "state", "card", "integrity"
+_MODEL_KEYS = ("name", "config", "input_spec")
+_FILLED_IN = ("e2ejax_version", "step", "metrics")
+
+
+def _json_value(obj):
+    """``obj`` through a strict JSON round trip (tuples become lists); InputError if impossible."""
+    try:
+        return json.loads(json.dumps(obj, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"expected a JSON-serialisable model card (str, int, float, bool, None, lists, dicts with str keys), "
+            f"got {exc}; convert arrays and tuples with .tolist() / list(...)"
+        ) from None
+
+
+def _flatten_json(obj, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, dict):
+        if not obj:
+            return {prefix: {}}
+        out = {}
+        for k, v in obj.items():
+            out.update(_flatten_json(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(obj, list):
+        if not obj:
+            return {prefix: []}
+        out = {}
+        for i, v in enumerate(obj):
+            out.update(_flatten_json(v, f"{prefix}[{i}]"))
+        return out
+    return {prefix: obj}
+
+
+def compare_model_sections(found: Mapping, expected: Mapping) -> list[str]:
+    """Differences between two ``model`` sections of model cards, one line per key.
+
+    Nested keys are written ``config.channels`` / ``input_spec[0].shape[2]``.
+
+    Args:
+        found: the ``model`` section stored with a checkpoint.
+        expected: the ``model`` section of the model being restored.
+
+    Returns:
+        Sorted lines ``"key: checkpoint X, expected Y"``; empty when they match.
+
+    Examples:
+        >>> compare_model_sections({"name": "vgg", "config": {"width": 8}}, {"name": "vgg", "config": {"width": 16}})
+        ['config.width: checkpoint 8, expected 16']
+    """
+    a, b = _flatten_json(_json_value(dict(found))), _flatten_json(_json_value(dict(expected)))
+    missing = object()
+    lines = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key, missing), b.get(key, missing)
+        if x != y or type(x) is not type(y):
+            show = lambda v: "(absent)" if v is missing else json.dumps(v)  # noqa: E731
+            lines.append(f"{key}: checkpoint {show(x)}, expected {show(y)}")
+    return lines
+
+
+def _leaf_record(leaf) -> dict:
+    """Shape, dtype and SHA-256 of one array (PRNG keys hashed through their key data)."""
+    dtype = jax.numpy.result_type(leaf) if not isinstance(leaf, np.ndarray) else leaf.dtype
+    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        data = np.asarray(jax.random.key_data(leaf))
+    elif getattr(leaf, "is_fully_addressable", True):
+        data = np.asarray(leaf)
+    else:
+        data = None  # spread over processes: shape and dtype are still checked
+    record = {"shape": list(np.shape(leaf)), "dtype": str(dtype)}
+    if data is not None:
+        record["sha256"] = hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()
+    return record
+
+
+def _abstract_record(leaf) -> dict:
+    dtype = leaf.dtype if hasattr(leaf, "dtype") else np.result_type(leaf)
+    return {"shape": list(np.shape(leaf)), "dtype": str(dtype)}
+
+
+def _paths(tree) -> list[tuple[str, Any]]:
+    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return [(jax.tree_util.keystr(p), leaf) for p, leaf in leaves]
+
+
+def _clean_metrics(metrics: Mapping) -> dict[str, float | None]:
+    if not isinstance(metrics, Mapping):
+        raise InputError(f"expected metrics as a dict name -> number, got {type(metrics).__name__}")
+    out = {}
+    for k, v in metrics.items():
+        try:
+            value = float(v)
+        except (TypeError, ValueError):
+            raise InputError(f"expected metrics as numbers, got {k}={v!r}") from None
+        out[str(k)] = value if math.isfinite(value) else None  # JSON has no NaN; ranks worst
+    return out
+
+
+def _atomic_write_json(path: Path, obj) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0].split(" [tensorstore_spec=")[0] if text else ""
+    return f"{type(exc).__name__}: {line[:300]}"
+
+
+class Checkpointer:
+    """Save and restore training state with a model card, keeping the last N and the best.
+
+    Args:
+        directory: checkpoint folder (made absolute; created on the first save).
+        max_to_keep: how many of the most recent steps to keep (the best step is
+            kept in addition).
+        best_metric: the entry of ``metrics`` that ranks steps.
+        best_mode: ``"min"`` (losses) or ``"max"`` (AUC) for ``best_metric``.
+
+    Examples:
+        >>> import tempfile, numpy as np, jax
+        >>> ckpt = Checkpointer(tempfile.mkdtemp() + "/run", max_to_keep=2)
+        >>> card = {"model": {"name": "toy", "config": {"width": 2}, "input_spec": []}}
+        >>> for step, loss in [(1, 0.5), (2, 0.2), (3, 0.4), (4, 0.3)]:
+        ...     ckpt.save(step, {"w": np.full(2, step, np.float32)}, metrics={"val_loss": loss}, card=card)
+        >>> ckpt.steps(), ckpt.best_step(), ckpt.latest_step()
+        ([2, 3, 4], 2, 4)
+        >>> state, card = ckpt.restore({"w": jax.ShapeDtypeStruct((2,), np.float32)}, step="best")
+        >>> np.asarray(state["w"]).tolist(), card["metrics"]
+        ([2.0, 2.0], {'val_loss': 0.2})
+    """
+
+    def __init__(self, directory, *, max_to_keep: int = 3, best_metric: str = "val_loss", best_mode: str = "min"):
+        if isinstance(max_to_keep, bool) or not isinstance(max_to_keep, int) or max_to_keep < 1:
+            raise InputError(f"expected max_to_keep to be a positive int, got {max_to_keep!r}")
+        if best_mode not in ("min", "max"):
+            raise InputError(f"expected best_mode 'min' or 'max', got {best_mode!r}")
+        if not isinstance(best_metric, str) or not best_metric:
+            raise InputError(f"expected best_metric as a metric name (str), got {best_metric!r}")
+        self.directory = Path(os.path.abspath(os.path.expanduser(os.fspath(directory))))
+        if self.directory.exists() and not self.directory.is_dir():
+            raise InputError(
+                f"expected a checkpoint directory, found a file at {self.directory}; pass the folder that holds the step folders"
+            )
+        self.max_to_keep = max_to_keep
+        self.best_metric = best_metric
+        self.best_mode = best_mode
+        self._mgr: ocp.CheckpointManager | None = None
+
+    # -- orbax manager -------------------------------------------------------------------
+
+    def _rank(self, metrics) -> float:
+        value = metrics.get(self.best_metric) if isinstance(metrics, Mapping) else None
+        if value is None or not math.isfinite(float(value)):
+            return math.inf if self.best_mode == "min" else -math.inf
+        return float(value)
+
+    def _manager(self, *, create: bool) -> ocp.CheckpointManager | None:
+        if self._mgr is not None:
+            return self._mgr
+        if not self.directory.is_dir():
+            if not create:
+                return None
+            self.directory.mkdir(parents=True, exist_ok=True)
+        options = ocp.CheckpointManagerOptions(
+            best_fn=self._rank,
+            best_mode=self.best_mode,
+            preservation_policy=policies.AnyPreservationPolicy(
+                [
+                    policies.LatestN(n=self.max_to_keep),
+                    policies.BestN(get_metric_fn=self._rank, reverse=self.best_mode == "min", n=1),
+                ]
+            ),
+            enable_async_checkpointing=False,
+            cleanup_tmp_directories=True,
+            create=False,
+            temporary_path_class=atomicity.AtomicRenameTemporaryPath,
+        )
+        handlers = {
+            _STATE: ocp.StandardCheckpointHandler(),
+            _CARD: ocp.JsonCheckpointHandler(),
+            _INTEGRITY: ocp.JsonCheckpointHandler(),
+        }
+        try:
+            self._mgr = ocp.CheckpointManager(self.directory, options=options, item_handlers=handlers)
+        except Exception as exc:
+            raise InputError(
+                f"cannot open checkpoint directory {self.directory}: {_first_line(exc)}; "
+                "check that it holds e2ejax checkpoints (numbered step folders) and is readable"
+            ) from exc
+        return self._mgr
+
+    def close(self) -> None:
+        """Release orbax resources; the object may be used again afterwards."""
+        if self._mgr is not None:
+            self._mgr.close()
+            self._mgr = None
+
+    def __enter__(self) -> Checkpointer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- queries -------------------------------------------------------------------------
+
+    def steps(self) -> list[int]:
+        """Complete steps on disk, ascending (``[]`` for a missing or empty directory)."""
+        mgr = self._manager(create=False)
+        if mgr is None:
+            return []
+        mgr.reload()
+        return sorted(int(s) for s in mgr.all_steps())
+
+    def latest_step(self) -> int | None:
+        """The most recent complete step, or None."""
+        steps = self.steps()
+        return steps[-1] if steps else None
+
+    def best_step(self) -> int | None:
+        """The step with the best ``best_metric`` (ties: the latest of them), or None."""
+        steps = self.steps()
+        return None if not steps else int(self._mgr.best_step())
+
+    def _resolve(self, step) -> int:
+        if not self.directory.is_dir():
+            raise InputError(
+                f"checkpoint directory {self.directory} does not exist; check the path "
+                "(it is the folder given to Checkpointer when training)"
+            )
+        steps = self.steps()
+        if not steps:
+            raise InputError(
+                f"no checkpoint found in {self.directory} (expected numbered step folders such as 10/ "
+                "with state/ and card/ inside); train first or point to the right folder"
+            )
+        if step is None or step == "latest":
+            return steps[-1]
+        if step == "best":
+            return self.best_step()
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+            raise InputError(f"expected step as an int, 'latest', 'best' or None, got {step!r}")
+        if int(step) not in steps:
+            raise InputError(f"step {int(step)} is not in {self.directory}; available steps: {steps}")
+        return int(step)
+
+    def card(self, *, step=None) -> dict:
+        """The model card of a step (default the latest) without restoring arrays.
+
+        Args:
+            step: an int, ``"latest"`` / None, or ``"best"``.
+
+        Returns:
+            The card dict: ``model``, ``metrics``, ``step``, ``e2ejax_version`` and
+            whatever else was saved (``provenance`` ...).
+
+        Raises:
+            InputError: missing or empty directory, unknown step, unreadable card.
+        """
+        return self._read_card(self._resolve(step))
+
+    def _step_dir(self, step: int) -> Path:
+        return self.directory / str(step)
+
+    def _read_json_item(self, step: int, item: str) -> dict:
+        path = self._step_dir(step) / item / "metadata"
+        try:
+            restored = self._mgr.restore(step, args=ocp.args.Composite(**{item: ocp.args.JsonRestore()}))
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"the {item} file {path} of step {step} is not valid JSON ({exc.msg} at line {exc.lineno}, "
+                f"column {exc.colno}); the checkpoint is corrupt: restore another step ({self.steps()}) or re-save it"
+            ) from exc
+        except Exception as exc:
+            raise InputError(
+                f"cannot read the {item} of step {step} in {self.directory} ({_first_line(exc)}); the checkpoint is "
+                f"corrupt or incomplete: restore another step ({self.steps()}) or re-save it"
+            ) from exc
+        value = restored[item]
+        if not isinstance(value, dict):
+            raise InputError(f"expected the {item} file {path} to hold a JSON object, found {type(value).__name__}")
+        return value
+
+    def _read_card(self, step: int) -> dict:
+        card = self._read_json_item(step, _CARD)
+        if not isinstance(card.get("model"), dict):
+            raise InputError(
+                f"the model card of step {step} in {self.directory} has no 'model' section; it was not written by e2ejax"
+            )
+        return card
+
+    # -- save ----------------------------------------------------------------------------
+
+    def save(self, step: int, state, *, metrics: Mapping[str, float], card: Mapping[str, Any]) -> None:
+        """Save ``state`` and its model card as ``step``; prune old steps; update ``model_card.json``.
+
+        Args:
+            step: non-negative int, new in this directory (e.g. the optimiser step).
+            state: any pytree of jax / numpy arrays, e.g. ``{"model": nnx.state(model),
+                "opt": nnx.state(optimizer), "rng": key}``; typed PRNG keys are fine.
+            metrics: name -> number, must contain ``best_metric``; non-finite values
+                are stored as null and rank worst.
+            card: JSON-able dict with a ``model`` section ``{"name": str, "config": dict,
+                "input_spec": list}`` (checked on restore) and any other entries,
+                conventionally ``provenance: {"commands": [...]}`` and ``data``. The
+                keys ``e2ejax_version``, ``step`` and ``metrics`` are filled in here.
+
+        Raises:
+            InputError: a card that is not JSON-able or lacks the model section,
+                a reserved card key, ``best_metric`` missing from ``metrics``, a step
+                that exists already, a negative step.
+        """
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise InputError(f"expected step as a non-negative int, got {step!r}")
+        step = int(step)
+        clean = _clean_metrics(metrics)
+        if self.best_metric not in clean:
+            raise InputError(
+                f"expected metrics to contain {self.best_metric!r} (the best_metric of this Checkpointer), "
+                f"got {sorted(clean)}; pass it or build the Checkpointer with best_metric=one of those"
+            )
+        if not isinstance(card, Mapping):
+            raise InputError(f"expected card as a dict, got {type(card).__name__}")
+        reserved = sorted(set(card) & set(_FILLED_IN))
+        if reserved:
+            raise InputError(f"card keys {reserved} are filled in by Checkpointer.save; remove them from the card")
+        body = _json_value(dict(card))
+        model = body.get("model")
+        if not isinstance(model, dict) or any(k not in model for k in _MODEL_KEYS):
+            raise InputError(
+                f"expected card['model'] with keys {list(_MODEL_KEYS)}, found "
+                f"{sorted(model) if isinstance(model, dict) else type(model).__name__}; e.g. "
+                "{'name': 'resnet15', 'config': dataclasses.asdict(config), 'input_spec': nets.spec_to_json(model.input_spec)}"
+            )
+        full_card = {**body, "e2ejax_version": e2ejax.__version__, "step": step, "metrics": clean}
+        integrity = {"algorithm": "sha256", "leaves": {p: _leaf_record(leaf) for p, leaf in _paths(state)}}
+
+        mgr = self._manager(create=True)
+        mgr.reload()
+        if step in mgr.all_steps():
+            raise InputError(
+                f"step {step} already exists in {self.directory}; save under a new step or use a new directory"
+            )
+        args = ocp.args.Composite(
+            **{
+                _STATE: ocp.args.StandardSave(state),
+                _CARD: ocp.args.JsonSave(full_card),
+                _INTEGRITY: ocp.args.JsonSave(integrity),
+            }
+        )
+        mgr.save(step, args=args, metrics=clean, force=True)
+        mgr.wait_until_finished()
+        self._write_root_card(just_saved=(step, full_card))
+
+    def _write_root_card(self, *, just_saved: tuple[int, dict]) -> None:
+        steps = self.steps()
+        best = int(self._mgr.best_step())
+        best_card = just_saved[1] if best == just_saved[0] else self._read_card(best)
+        summary = {
+            "best_step": best,
+            "best_checkpoint": str(self._step_dir(best)),
+            "best_metric": self.best_metric,
+            "best_mode": self.best_mode,
+            "latest_step": steps[-1],
+            "steps": steps,
+            "card": best_card,
+        }
+        _atomic_write_json(self.directory / MODEL_CARD_FILE, summary)
+
+    # -- restore -------------------------------------------------------------------------
+
+    def restore(self, abstract_state, *, step=None, expected_model: Mapping | None = None):
+        """Restore a step into the structure of ``abstract_state``.
+
+        Args:
+            abstract_state: the pytree saved, with ``jax.ShapeDtypeStruct`` (from
+                ``nnx.eval_shape`` / ``jax.eval_shape``) or concrete arrays as
+                leaves; it fixes the tree structure (so integer ``nnx.List`` keys
+                stay integers), shapes, dtypes and shardings of the result.
+            step: an int, ``"latest"`` / None (default), or ``"best"``.
+            expected_model: if given, the ``model`` section (name, config,
+                input_spec) the checkpoint must carry; checked before any array is
+                read.
+
+        Returns:
+            ``(state, card)``: the restored pytree (jax arrays where the abstract
+            leaf was a ShapeDtypeStruct or jax array, numpy where it was numpy) and
+            the step's model card dict.
+
+        Raises:
+            InputError: missing or empty directory, unknown step, a card that is not
+                valid JSON, a model section that differs from ``expected_model``
+                (listing the differing keys), an abstract state whose paths, shapes
+                or dtypes differ from the saved ones, or a corrupt / truncated step
+                (unreadable file or checksum mismatch).
+        """
+        step = self._resolve(step)
+        card = self._read_card(step)
+        if expected_model is not None:
+            diff = compare_model_sections(card["model"], expected_model)
+            if diff:
+                raise InputError(
+                    f"the checkpoint {self._step_dir(step)} is for a different model; differing keys: "
+                    + "; ".join(diff)
+                    + ". Build the model from the checkpoint's card (Checkpointer.card()) or pick the matching checkpoint"
+                )
+        integrity = self._read_json_item(step, _INTEGRITY)
+        saved = integrity.get("leaves", {})
+        wanted = {p: _abstract_record(leaf) for p, leaf in _paths(abstract_state)}
+        self._check_structure(step, saved, wanted)
+        try:
+            restored = self._mgr.restore(step, args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(abstract_state)}))
+        except Exception as exc:
+            raise InputError(
+                f"step {step} in {self.directory} is corrupt or incomplete ({_first_line(exc)}); "
+                f"restore another step ({self.steps()}) or re-save it"
+            ) from exc
+        state = restored[_STATE]
+        bad = [p for p, leaf in _paths(state) if saved[p].get("sha256") not in (None, _leaf_record(leaf).get("sha256"))]
+        if bad:
+            raise InputError(
+                f"step {step} in {self.directory} is corrupt: the data of {len(bad)} array(s) does not match the "
+                f"checksum saved with it (first: {bad[0]}); restore another step ({self.steps()}) or re-save it"
+            )
+        return state, card
+
+    def _check_structure(self, step: int, saved: Mapping, wanted: Mapping) -> None:
+        missing = sorted(set(wanted) - set(saved))
+        extra = sorted(set(saved) - set(wanted))
+        changed = [
+            f"{p} (checkpoint {saved[p]['shape']} {saved[p]['dtype']}, abstract {wanted[p]['shape']} {wanted[p]['dtype']})"
+            for p in sorted(set(saved) & set(wanted))
+            if saved[p]["shape"] != wanted[p]["shape"] or saved[p]["dtype"] != wanted[p]["dtype"]
+        ]
+        if missing or extra or changed:
+            parts = []
+            if missing:
+                parts.append(f"not in the checkpoint: {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else ""))
+            if extra:
+                parts.append(f"in the checkpoint only: {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else ""))
+            if changed:
+                parts.append("different shape or dtype: " + ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else ""))
+            raise InputError(
+                f"the abstract state does not match step {step} in {self.directory}: " + "; ".join(parts)
+                + ". Build the abstract state from the same model config and tree layout as at save time "
+                "(e.g. nnx.eval_shape of the model described by the checkpoint's card)"
+            )

@@ -1,0 +1,46 @@
+"""``e2ejax export MODEL -o DIR --format onnx,savedmodel``: export a trained model and check parity."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from e2ejax.errors import InputError
+
+FORMATS = ("onnx", "savedmodel")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="a shipped model name (egamma, qg, top, tau, jetcalib) or a checkpoint directory")
+    parser.add_argument("-o", "--output", required=True, help="output directory")
+    parser.add_argument("--format", default="onnx", help="comma-separated: onnx, savedmodel (default onnx)")
+    parser.add_argument("--layout", default="NHWC", choices=["NHWC", "NCHW"], help="ONNX image layout (default NHWC)")
+    parser.add_argument("--no-verify", action="store_true", help="skip the parity check against JAX")
+
+
+def run(args) -> int:
+    from e2ejax.export import to_onnx, to_saved_model, verify
+    from e2ejax.models import load_model
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise InputError(f"--format: expected a comma-separated subset of {', '.join(FORMATS)}, found {args.format!r}")
+    model, card, _ = load_model(args.model)
+    task = "regression" if card.get("task") == "jetcalib" else "classification"
+    out = Path(args.output)
+    provenance = {"checkpoint_step": card.get("step"), "metrics": card.get("metrics"), "training": card.get("provenance")}
+    report = {}
+    if "onnx" in formats:
+        path = to_onnx(model, out / "model.onnx", task=task, layout=args.layout, card=provenance)
+        print(f"wrote {path}")
+        if not args.no_verify and args.layout == "NHWC":
+            report.update(verify(model, onnx_path=path, task=task))
+    if "savedmodel" in formats:
+        path = to_saved_model(model, out / "savedmodel", task=task, card=provenance)
+        print(f"wrote {path}")
+        if not args.no_verify:
+            report.update(verify(model, saved_model=path, task=task))
+    for runtime, diffs in report.items():
+        print(f"parity {runtime}: " + ", ".join(f"batch {b}: {d:.1e}" for b, d in diffs.items()))
+    return 0

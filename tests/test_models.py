@@ -1,0 +1,57 @@
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from e2ejax.checkpoint import Checkpointer
+from e2ejax.config import make_optimizer, parse_config
+from e2ejax.errors import InputError
+from e2ejax.export import random_inputs
+from e2ejax.models import load_model, save_state
+from e2ejax.nets import build
+from e2ejax.train import Batch, make_predict, make_steps
+
+CONFIG = {
+    "model": {"name": "vgg", "options": {"height": 16, "width": 16, "channels": 1, "features": [4], "hidden": 8}},
+    "task": "egamma",
+    "data": {"train": ["x.root"]},
+    "optimizer": {"name": "adam", "learning_rate": 0.01},
+}
+
+
+def test_save_and_load_round_trip(tmp_path):
+    cfg = parse_config(CONFIG)
+    model = build("vgg", CONFIG["model"]["options"], rngs=nnx.Rngs(0))
+    steps = make_steps(model, make_optimizer(cfg.optimizer, total_steps=10))
+    state = steps.init()
+    x = random_inputs(model, 8)
+    batch = Batch(tuple(x), np.arange(8) % 2 * 1.0, np.ones(8, np.float32), np.zeros(8, np.float32))
+    for _ in range(3):
+        state, _ = steps.train_step(state, batch)
+    ckpt = Checkpointer(tmp_path / "run")
+    save_state(ckpt, state, name="vgg", model=model, task="egamma", config=cfg.to_dict(), metrics={"val_loss": 0.5}, commands=["e2ejax train x.yaml"])
+    loaded, card, restored = load_model(tmp_path / "run")
+    assert card["task"] == "egamma" and int(restored["step"]) == 3
+    predict, params = make_predict(loaded)
+    np.testing.assert_allclose(predict(params, *x), steps.predict(state.params, *x), rtol=1e-6)
+
+
+def test_unknown_model_name():
+    with pytest.raises(InputError, match="unknown model 'resnet50': expected a shipped model name"):
+        load_model("resnet50")
+
+
+def test_export_cli(tmp_path, capsys):
+    from e2ejax.cli import main
+
+    cfg = parse_config(CONFIG)
+    model = build("vgg", CONFIG["model"]["options"], rngs=nnx.Rngs(1))
+    steps = make_steps(model, make_optimizer(cfg.optimizer, total_steps=10))
+    save_state(Checkpointer(tmp_path / "run"), steps.init(), name="vgg", model=model, task="egamma", config=cfg.to_dict(), metrics={"val_loss": 1.0})
+    assert main(["export", str(tmp_path / "run"), "-o", str(tmp_path / "out"), "--format", "onnx"]) == 0
+    out = capsys.readouterr().out
+    assert "parity onnxruntime: batch 1:" in out and (tmp_path / "out" / "model.onnx").exists()
+    assert main(["export", str(tmp_path / "run"), "-o", str(tmp_path / "out"), "--format", "pdf"]) == 2
+    assert "--format: expected a comma-separated subset of onnx, savedmodel" in capsys.readouterr().err
+    assert main(["export", "nosuchmodel", "-o", str(tmp_path / "x")]) == 2
+    assert "unknown model 'nosuchmodel'" in capsys.readouterr().err
