@@ -68,9 +68,10 @@ def abstract_state(model, optimizer_spec, *, total_steps: int = 1) -> dict:
     return jax.eval_shape(lambda p: {"params": p, "opt_state": tx.init(p), "step": np.zeros((), np.int32)}, params)
 
 
-def save_state(checkpointer: Checkpointer, state: TrainState, *, name: str, model, task: str, config: dict, metrics: dict, commands=()):
-    """Save a :class:`TrainState` with its model card."""
+def save_state(checkpointer: Checkpointer, state: TrainState, *, name: str, model, task: str, config: dict, metrics: dict, commands=(), extra=None):
+    """Save a :class:`TrainState` with its model card (``extra``: more JSON entries, e.g. the history)."""
     card = {
+        **(extra or {}),
         "model": model_section(name, model),
         "task": task,
         "config": _jsonable(config),

@@ -1,0 +1,98 @@
+"""``e2ejax train CONFIG.yaml``: train a tagger on E2E ROOT files, with checkpoints and early stopping.
+
+The run directory (``output`` in the config) receives ``checkpoints/`` (orbax,
+last N + best, model cards) and ``history.json``. Re-running the same command
+resumes from the latest complete checkpoint: data order depends only on the
+seed and the epoch, so a resumed run ends where an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from e2ejax.errors import InputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="training YAML (see e2ejax.config)")
+    parser.add_argument("--fresh", action="store_true", help="ignore existing checkpoints in the output directory")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def _examples(files, *, task, n_points, max_events, batch_size, seed, shuffle):
+    from e2ejax.frame_batches import fixed_batches, seed_examples
+    from e2ejax.io import iterate_events
+
+    chunks = (seed_examples(ev, task=task, n_points=n_points) for ev in iterate_events(list(files), max_events=max_events))
+    rng = np.random.default_rng(seed) if shuffle else None
+    return fixed_batches(chunks, batch_size=batch_size, rng=rng, buffer=8 * batch_size if shuffle else 0)
+
+
+def run(args) -> int:
+    from flax import nnx
+
+    from e2ejax.checkpoint import Checkpointer
+    from e2ejax.config import load_config, make_optimizer
+    from e2ejax.metrics import roc_auc
+    from e2ejax.models import abstract_state, save_state
+    from e2ejax.nets import build
+    from e2ejax.train import TrainState, fit, make_steps
+
+    cfg = load_config(args.config)
+    if cfg.task not in ("qg", "top", "tau", "egamma"):
+        raise InputError(f"e2ejax train supports the tagging tasks qg, top, tau and egamma; found task {cfg.task!r}")
+    if not cfg.data.validation:
+        raise InputError("expected data.validation files in the config (early stopping and the best checkpoint use them)")
+    out = Path(cfg.output)
+    model = build(cfg.model.name, cfg.model.options, rngs=nnx.Rngs(cfg.training.seed))
+    n_points = getattr(model.config, "n_points", None) if cfg.model.name == "gnn" else None
+    common = dict(task=cfg.task, n_points=n_points, max_events=cfg.data.max_events, batch_size=cfg.training.batch_size)
+    n_train = sum(int(np.sum(b.weights)) for b in _examples(cfg.data.train, seed=0, shuffle=False, **common))
+    if n_train == 0:
+        raise InputError(f"no labelled {cfg.task} seeds in {list(cfg.data.train)}; check the files and the task")
+    steps_per_epoch = -(-n_train // cfg.training.batch_size)
+    tx = make_optimizer(cfg.optimizer, total_steps=steps_per_epoch * cfg.training.epochs)
+    steps = make_steps(model, tx, decorrelation=cfg.training.decorrelation)
+    state = steps.init()
+    ckpt = Checkpointer(out / "checkpoints", max_to_keep=cfg.training.keep_checkpoints)
+    start_epoch, history = 0, []
+    if not args.fresh and ckpt.latest_step() is not None:
+        restored, card = ckpt.restore(abstract_state(model, cfg.optimizer, total_steps=steps_per_epoch * cfg.training.epochs), step="latest")
+        state = TrainState(restored["params"], restored["opt_state"], restored["step"])
+        history = card.get("history", [])
+        start_epoch = len(history)
+        print(f"resuming from step {int(state.step)} (epoch {start_epoch})", flush=True)
+    command = " ".join(shlex.quote(a) for a in [os.path.basename(sys.argv[0])] + sys.argv[1:])
+    t0 = time.perf_counter()
+
+    def on_epoch_end(epoch, st, metrics, is_best):
+        history.append(metrics)
+        save_state(ckpt, st, name=cfg.model.name, model=model, task=cfg.task, config=cfg.to_dict(),
+                   metrics={"val_loss": metrics["val_loss"], "train_loss": metrics["train_loss"]}, commands=[command],
+                   extra={"history": history})
+        (out / "history.json").write_text(json.dumps(history, indent=2))
+
+    state, best, _ = fit(
+        steps, state,
+        lambda epoch: _examples(cfg.data.train, seed=cfg.training.seed * 1000 + epoch, shuffle=True, **common),
+        lambda: _examples(cfg.data.validation, seed=0, shuffle=False, **common),
+        epochs=cfg.training.epochs, patience=cfg.training.patience, start_epoch=start_epoch,
+        on_epoch_end=on_epoch_end, progress=not args.quiet,
+    )
+    scores, labels = [], []
+    for batch in _examples(cfg.data.validation, seed=0, shuffle=False, **common):
+        keep = np.asarray(batch.weights) > 0
+        scores.append(np.asarray(steps.predict(best, *batch.inputs))[keep])
+        labels.append(np.asarray(batch.targets)[keep])
+    auc = roc_auc(np.concatenate(labels), np.concatenate(scores))
+    print(f"trained {cfg.model.name} on {n_train} {cfg.task} seeds in {time.perf_counter() - t0:.0f} s; "
+          f"best validation AUC {auc:.4f}; checkpoints in {out / 'checkpoints'}")
+    return 0
