@@ -27,7 +27,7 @@ from e2ejax.errors import InputError
 from e2ejax.features import TASKS, egamma_inputs, frames_to_points, jet_inputs
 from e2ejax.train import make_predict
 
-__all__ = ["Tagger", "TagResult", "resolve_backend"]
+__all__ = ["Tagger", "TagResult", "resolve_backend", "from_pretrained", "tag_files"]
 
 
 class TagResult(NamedTuple):
@@ -133,3 +133,74 @@ class Tagger:
             return jnp.where(mask, predict(params, *inputs).reshape(mask.shape), 0.0)
 
         return scores
+
+
+def from_pretrained(name_or_path, *, backend: str = "auto", threads: int = 1) -> Tagger:
+    """A :class:`Tagger` for a shipped model name (``egamma``, ``qg``, ``top``, ``tau``) or a
+    checkpoint directory; an ``model.onnx`` exported beside the checkpoint is used when present."""
+    from e2ejax.models import load_model, resolve_checkpoint
+
+    model, card, _ = load_model(name_or_path)
+    onnx_path = resolve_checkpoint(name_or_path) / "model.onnx"
+    return Tagger(model, task=card["task"], backend=backend, onnx_path=onnx_path if onnx_path.exists() else None, threads=threads)
+
+
+Tagger.from_pretrained = staticmethod(from_pretrained)
+
+
+def tag_files(taggers: Mapping[str, Tagger], files, output, *, step_size: int = 256, max_events=None, progress: bool = True) -> dict:
+    """Tag every event of ``files`` (one input file) with one or more taggers of the same seed kind,
+    writing a friend tree aligned entry by entry with the input.
+
+    Args:
+        taggers: score name -> :class:`Tagger` (all jet taggers, or all e/gamma).
+        files: one ROOT file (``path`` or ``path:tree``).
+        output: ``.root`` (or ``.parquet``) path; written under a temporary name and renamed.
+        step_size: events per batch.
+
+    Returns:
+        Summary: ``events``, ``seeds``, ``in_acceptance`` fraction, ``seconds``, ``events_per_s``,
+        ``seeds_per_s`` and, where truth labels are present, ``auc`` per tagger.
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    from e2ejax.io import PredictionWriter, iterate_events
+    from e2ejax.metrics import roc_auc
+
+    kinds = {TASKS[t.task][2] for t in taggers.values()}
+    if len(kinds) != 1:
+        raise InputError(f"expected taggers of one seed kind (all jet or all e/gamma), found tasks {[t.task for t in taggers.values()]}")
+    group = "eg" if kinds == {"egamma"} else "jet"
+    label_name = f"{group}_label"
+    n_events = n_seeds = n_ok = 0
+    scores_all = {name: [] for name in taggers}
+    labels_all = []
+    t0 = time.perf_counter()
+    bar = tqdm(desc="tag", unit="ev", disable=not progress)
+    with PredictionWriter(output, group=group) as writer:
+        for batch in iterate_events(files, step_size=step_size, max_events=max_events):
+            results = {name: tagger(batch) for name, tagger in taggers.items()}
+            first = next(iter(results.values()))
+            writer.write({name: r.scores for name, r in results.items()}, mask=first.mask, batch=batch)
+            n_events += len(first.mask)
+            n_seeds += int(first.mask.sum())
+            n_ok += int(first.in_acceptance.sum())
+            if label_name in batch:
+                keep = first.mask & (np.asarray(batch[label_name]) >= 0)
+                labels_all.append(np.asarray(batch[label_name])[keep])
+                for name, r in results.items():
+                    scores_all[name].append(r.scores[keep])
+            bar.update(len(first.mask))
+    bar.close()
+    seconds = time.perf_counter() - t0
+    summary = {
+        "events": n_events, "seeds": n_seeds, "in_acceptance": n_ok / max(n_seeds, 1), "seconds": seconds,
+        "events_per_s": n_events / max(seconds, 1e-9), "seeds_per_s": n_seeds / max(seconds, 1e-9),
+    }
+    if labels_all:
+        labels = np.concatenate(labels_all)
+        if len(np.unique(labels)) == 2:
+            summary["auc"] = {name: roc_auc(labels, np.concatenate(s)) for name, s in scores_all.items()}
+    return summary
