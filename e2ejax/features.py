@@ -124,12 +124,18 @@ def jet_inputs(events: Mapping, *, task: str = "qg"):
 def egamma_inputs(events: Mapping):
     """e/gamma frames: seed = the hottest crystal in a 5 x 5 window around the candidate, 32 x 32 ECAL frames.
 
+    The candidate position is ``eg_seed_row`` / ``eg_seed_col`` when the events carry
+    them (the ECAL impact, after the bending of electrons), else ``eg_eta`` / ``eg_phi``.
+
     Returns:
         ``(frames [B, S, 32, 32, 1], seeds int32 [B, S, 2], eg_mask bool [B, S], in_acceptance bool [B, S])``.
     """
-    _need(events, ("eg_eta", "eg_phi", "eg_mask"))
     ecal = event_images(events, channels=("ecal",))
-    centres = jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(events["eg_eta"]), jnp.asarray(events["eg_phi"]), geometry.ECAL), -1)
+    if "eg_seed_row" in events and "eg_seed_col" in events:
+        centres = jnp.stack([jnp.asarray(events["eg_seed_row"]), jnp.asarray(events["eg_seed_col"])], -1).astype(jnp.int32)
+    else:
+        _need(events, ("eg_eta", "eg_phi", "eg_mask"))
+        centres = jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(events["eg_eta"]), jnp.asarray(events["eg_phi"]), geometry.ECAL), -1)
     seeds, mask = egamma_seeds(ecal[..., 0], centres, jnp.asarray(events["eg_mask"]))
     frames, in_acceptance = extract_frames(ecal, seeds, height=32, width=32)
     return frames, seeds, mask, in_acceptance
