@@ -55,3 +55,18 @@ def test_export_cli(tmp_path, capsys):
     assert "--format: expected a comma-separated subset of onnx, savedmodel" in capsys.readouterr().err
     assert main(["export", "nosuchmodel", "-o", str(tmp_path / "x")]) == 2
     assert "unknown model 'nosuchmodel'" in capsys.readouterr().err
+
+
+def test_export_bundle_loads_by_path(tmp_path):
+    from e2ejax.cli import main
+
+    cfg = parse_config(CONFIG)
+    model = build("vgg", CONFIG["model"]["options"], rngs=nnx.Rngs(2))
+    steps = make_steps(model, make_optimizer(cfg.optimizer, total_steps=10))
+    save_state(Checkpointer(tmp_path / "run"), steps.init(), name="vgg", model=model, task="egamma", config=cfg.to_dict(), metrics={"val_loss": 1.0})
+    assert main(["export", str(tmp_path / "run"), "-o", str(tmp_path / "bundle"), "--bundle", "--no-verify"]) == 0
+    loaded, card, _ = load_model(tmp_path / "bundle")
+    assert (tmp_path / "bundle" / "model.onnx").exists() and card["task"] == "egamma"
+    x = random_inputs(model, 3)
+    predict, params = make_predict(loaded)
+    np.testing.assert_allclose(predict(params, *x), steps.predict(steps.init().params, *x), rtol=1e-6)

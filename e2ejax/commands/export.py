@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="onnx", help="comma-separated: onnx, savedmodel (default onnx)")
     parser.add_argument("--layout", default="NHWC", choices=["NHWC", "NCHW"], help="ONNX image layout (default NHWC)")
     parser.add_argument("--no-verify", action="store_true", help="skip the parity check against JAX")
+    parser.add_argument("--bundle", action="store_true",
+                        help="also copy the exported step as a one-step checkpoint into the output directory, "
+                             "so that it can be loaded by name or path (how the shipped models are made)")
 
 
 def run(args) -> int:
@@ -26,7 +29,7 @@ def run(args) -> int:
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise InputError(f"--format: expected a comma-separated subset of {', '.join(FORMATS)}, found {args.format!r}")
-    model, card, _ = load_model(args.model)
+    model, card, state = load_model(args.model)
     task = "regression" if card.get("task") == "jetcalib" else "classification"
     out = Path(args.output)
     provenance = {"checkpoint_step": card.get("step"), "metrics": card.get("metrics"), "training": card.get("provenance")}
@@ -41,6 +44,13 @@ def run(args) -> int:
         print(f"wrote {path}")
         if not args.no_verify:
             report.update(verify(model, saved_model=path, task=task))
+    if args.bundle:
+        from e2ejax.checkpoint import Checkpointer
+
+        kept = {k: v for k, v in card.items() if k not in ("e2ejax_version", "step", "metrics")}
+        metrics = {k: (v if v is not None else float("nan")) for k, v in card.get("metrics", {}).items()}
+        Checkpointer(out, max_to_keep=1).save(int(card.get("step", 0)), state, metrics=metrics, card=kept)
+        print(f"bundled checkpoint step {card.get('step')} into {out}")
     for runtime, diffs in report.items():
         print(f"parity {runtime}: " + ", ".join(f"batch {b}: {d:.1e}" for b, d in diffs.items()))
     return 0
