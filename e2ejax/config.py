@@ -151,7 +151,8 @@ def parse_config(raw, *, base: Path | None = None) -> TrainConfig:
 def make_optimizer(spec: OptimizerSpec, *, total_steps: int) -> optax.GradientTransformation:
     """The optax optimiser of a config (schedule over ``total_steps``)."""
     if spec.schedule == "cosine":
-        lr = optax.warmup_cosine_decay_schedule(0.0, spec.learning_rate, max(spec.warmup_steps, 1), max(total_steps, 2))
+        warmup = max(spec.warmup_steps, 1)
+        lr = optax.warmup_cosine_decay_schedule(0.0, spec.learning_rate, warmup, max(total_steps, warmup + 1))
     else:
         lr = spec.learning_rate
     base = {

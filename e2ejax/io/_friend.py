@@ -1,0 +1,167 @@
+"""Predictions as a friend tree (or parquet table) aligned entry by entry with the input events."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from e2ejax.errors import InputError, require
+from e2ejax.io._atomic import atomic_path
+from e2ejax.io._write_events import _TreeSink
+
+__all__ = ["PredictionWriter", "FRIEND_TREE"]
+
+FRIEND_TREE = "Predictions"
+
+
+class PredictionWriter:
+    """Write per-seed scores aligned with the entries of one input tree.
+
+    The output has one entry per input entry, in the same order: ``event`` int64 (the input's
+    event id), counter ``n<group>`` int32, and jagged branches ``<group>_<name>`` float32 (one
+    value per seed slot up to the last valid one) plus ``<group>_valid`` bool (the seed mask).
+    Add it as a friend in ROOT (``events->AddFriend("Predictions", "scores.root")``) or read it
+    beside the input with uproot. ``.parquet`` paths give a parquet table with the same columns
+    (needs the ``parquet`` extra).
+
+    The output is written under a temporary name and renamed by :meth:`close` only when the
+    number of entries written equals the input's; on an error or a misaligned batch nothing
+    appears at ``path``.
+
+    Args:
+        path: output path (``.root`` or ``.parquet``).
+        group: name of the jagged group (``"jet"`` or ``"eg"``, as in the input) (keyword-only).
+        tree: output tree name (ROOT only).
+        n_entries: expected entry count; defaults to the entry count of the input tree of
+            the first :class:`~e2ejax.io.EventBatch` written.
+        flush_entries: entries buffered per ``extend``.
+
+    Examples:
+        >>> import tempfile, os
+        >>> out = os.path.join(tempfile.mkdtemp(), "scores.root")
+        >>> with PredictionWriter(out, group="jet", n_entries=2) as w:
+        ...     w.write({"score": np.array([[0.5, 0.0], [0.25, 0.75]], np.float32)},
+        ...             mask=np.array([[True, False], [True, True]]), event=np.array([7, 8]), entry_start=0)
+        >>> uproot.open(out)["Predictions"]["jet_score"].array().tolist()
+        [[0.5], [0.25, 0.75]]
+    """
+
+    def __init__(self, path, *, group: str = "jet", tree: str = FRIEND_TREE, n_entries: int | None = None,
+                 flush_entries: int = 100_000):
+        self.path = os.fspath(path)
+        self.group, self.tree_name, self.n_entries = group, tree, n_entries
+        self.parquet = self.path.endswith(".parquet")
+        if self.parquet:
+            require("pyarrow", "parquet")
+        self._ctx = atomic_path(self.path)
+        self._tmp = self._ctx.__enter__()
+        self._file = None if self.parquet else uproot.recreate(self._tmp, compression=uproot.LZ4(1))
+        self._sink = None if self.parquet else _TreeSink(self._file, tree, flush_entries=flush_entries)
+        self._chunks: list[dict] = []
+        self._next = 0
+        self._source: tuple[str, str] | None = None
+        self._closed = False
+
+    def write(self, scores: Mapping[str, np.ndarray], *, mask: np.ndarray, batch=None, event=None,
+              entry_start: int | None = None) -> None:
+        """Append the predictions of one batch of consecutive input entries.
+
+        Args:
+            scores: name -> float ``[B, S]`` per-seed values.
+            mask: bool ``[B, S]``, true for real seeds.
+            batch: the :class:`~e2ejax.io.EventBatch` the scores were computed from (gives
+                ``event``, ``entry_start`` and the input file, checked for alignment).
+            event: int ``[B]`` event ids (when no ``batch`` is given).
+            entry_start: input entry of the first row (when no ``batch`` is given).
+
+        Raises:
+            InputError: when the batch does not start where the previous one stopped, comes from
+                another input file, or shapes disagree.
+        """
+        if batch is not None:
+            event, entry_start = batch["event"], batch.entry_start
+            source = (batch.file, batch.tree)
+            if self._source is None:
+                self._source = source
+                if self.n_entries is None:
+                    with uproot.open(batch.file) as f:
+                        self.n_entries = int(f[batch.tree].num_entries)
+            elif source != self._source:
+                self._fail(f"expected batches from {self._source[0]!r} only (one friend file per input file); "
+                           f"found a batch from {source[0]!r}; write one output per input file")
+        if event is None:
+            self._fail("expected event ids: pass batch= or event=")
+        event = np.asarray(event, np.int64)
+        mask = np.asarray(mask, bool)
+        start = self._next if entry_start is None else int(entry_start)
+        if start != self._next:
+            self._fail(f"expected the batch starting at input entry {self._next}; found entry_start={start}; "
+                       "write batches in input order without gaps")
+        if mask.ndim != 2 or mask.shape[0] != len(event):
+            self._fail(f"expected mask of shape [B, S] with B={len(event)}; found {mask.shape}")
+        count = np.where(mask.any(axis=1), mask.shape[1] - np.argmax(mask[:, ::-1], axis=1), 0)
+        keep = np.arange(mask.shape[1])[None, :] < count[:, None]
+        columns = {"valid": ak.unflatten(mask[keep], count)}
+        for name, values in scores.items():
+            values = np.asarray(values, np.float32)
+            if values.shape != mask.shape:
+                self._fail(f"expected scores {name!r} of shape {mask.shape} (as the mask); found {values.shape}")
+            columns[name] = ak.unflatten(values[keep], count)
+        out = {"event": event, self.group: ak.zip(columns)}
+        if self.parquet:
+            self._chunks.append(out)
+        else:
+            self._sink.add(out, len(event))
+        self._next += len(event)
+
+    def _fail(self, message: str):
+        self.abort()
+        raise InputError(message)
+
+    def abort(self) -> None:
+        """Discard the output (the temporary file is removed)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._file is not None:
+            self._file.close()
+        try:
+            self._ctx.__exit__(InputError, InputError("aborted"), None)
+        except InputError:
+            pass
+
+    def close(self) -> None:
+        """Finish the file and rename it to ``path``.
+
+        Raises:
+            InputError: when fewer or more entries were written than the input has.
+        """
+        if self._closed:
+            return
+        if self.n_entries is not None and self._next != self.n_entries:
+            self._fail(f"expected predictions for all {self.n_entries} input entries; found {self._next}; "
+                       "the output would not align with its input, so it was not written")
+        if self.parquet:
+            table = {"event": np.concatenate([c["event"] for c in self._chunks]) if self._chunks else np.zeros(0, np.int64)}
+            if self._chunks:
+                table[self.group] = ak.concatenate([c[self.group] for c in self._chunks])
+            ak.to_parquet(ak.zip(table, depth_limit=1), self._tmp)
+        else:
+            self._sink.flush()
+            self._file.close()
+        self._closed = True
+        self._ctx.__exit__(None, None, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False

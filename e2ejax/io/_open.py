@@ -1,0 +1,173 @@
+"""Resolve input paths (globs, ``file.root:tree``) and open trees, turning every failure into an InputError."""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import os
+from typing import NamedTuple
+
+import numpy as np
+import uproot
+
+from e2ejax.errors import InputError
+
+__all__ = ["Source", "resolve", "open_tree", "check_branches", "DEFAULT_TREE"]
+
+DEFAULT_TREE = "Events"
+_ROOT_MAGIC = b"root"
+
+
+class Source(NamedTuple):
+    """One input file and the tree to read in it."""
+
+    path: str
+    tree: str
+
+
+def _split_tree(spec: str, default: str) -> tuple[str, str]:
+    head, sep, tail = spec.rpartition(":")
+    # Only "<path>.root:<tree>" is a tree spec ("C:\\x.root" and "root://host/x.root" are paths).
+    if sep and tail and head.endswith(".root") and not tail.startswith("/"):
+        return head, tail
+    return spec, default
+
+
+def resolve(files, *, tree: str = DEFAULT_TREE) -> list[Source]:
+    """Expand paths, globs and ``file.root:tree`` specs into a list of :class:`Source`.
+
+    Args:
+        files: a path or a sequence of paths; each may be a glob and may end in ``:treename``.
+        tree: tree read where a spec does not name one (keyword-only).
+
+    Returns:
+        Sources in the order given, each glob's matches sorted.
+
+    Raises:
+        InputError: when a path does not exist or a glob matches nothing.
+
+    Examples:
+        >>> resolve([], tree="Events")
+        []
+    """
+    if isinstance(files, (str, os.PathLike)):
+        files = [files]
+    out = []
+    for spec in files:
+        path, name = _split_tree(os.fspath(spec), tree)
+        if glob.has_magic(path):
+            matches = sorted(glob.glob(path))
+            if not matches:
+                raise InputError(
+                    f"expected ROOT files matching {path!r}; found no file; check the pattern and the directory"
+                )
+            out += [Source(m, name) for m in matches]
+        elif not os.path.isfile(path):
+            where = os.path.dirname(os.path.abspath(path))
+            raise InputError(
+                f"expected a ROOT file at {path!r}; found no such file"
+                f"{'' if os.path.isdir(where) else ' (the directory does not exist either)'}; check the path"
+            )
+        else:
+            out.append(Source(path, name))
+    return out
+
+
+def _check_header(path: str) -> None:
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != _ROOT_MAGIC:
+        raise InputError(
+            f"expected a ROOT file (starting with b'root') at {path!r}; found {len(magic)} bytes {magic!r} at its "
+            "start; pass a .root file written by ROOT or uproot"
+        )
+
+
+def open_tree(source: Source):
+    """Open ``source`` and return its TTree (the file stays open while the tree is referenced).
+
+    Raises:
+        InputError: for a file that is not ROOT, a truncated file, a missing tree (the trees
+            present are listed) or a tree with no entries.
+    """
+    path, name = source
+    _check_header(path)
+    try:
+        file = uproot.open(path)
+    except Exception as exc:  # uproot raises ValueError, OSError or deserialization errors
+        raise InputError(
+            f"expected a readable ROOT file at {path!r}; uproot could not open it ({type(exc).__name__}: {exc}); "
+            "the file may be truncated or corrupt: copy or write it again"
+        ) from None
+    size = os.path.getsize(path)
+    end = int(getattr(file.file, "fEND", 0) or 0)
+    if end > size:
+        file.close()
+        raise InputError(
+            f"expected a complete ROOT file at {path!r} of {end} bytes; found {size} bytes (truncated); "
+            "copy or write the file again"
+        )
+    try:
+        classes = file.classnames(recursive=True)
+    except Exception as exc:
+        file.close()
+        raise InputError(
+            f"expected a readable ROOT directory in {path!r}; reading it failed ({type(exc).__name__}: {exc}); "
+            "the file may be truncated or corrupt"
+        ) from None
+    trees = sorted({k.split(";")[0] for k, c in classes.items() if c in ("TTree", "TNtuple", "TTree;1")})
+    if name not in trees:
+        file.close()
+        close = difflib.get_close_matches(name, trees, n=3)
+        hint = f"; did you mean {close}?" if close else ("" if trees else " (a damaged file can look empty)")
+        raise InputError(
+            f"expected a tree {name!r} in {path!r}; found trees {trees or 'none'}{hint}; "
+            f"pass '{path}:<tree>' to pick one"
+        )
+    tree = file[name]
+    if tree.num_entries == 0:
+        file.close()
+        raise InputError(
+            f"expected events in tree {name!r} of {path!r}; found 0 entries; remove the file from the input list"
+        )
+    return tree
+
+
+def check_branches(tree, names, *, path: str, kinds: dict[str, str] | None = None) -> None:
+    """Raise an InputError naming missing branches (with the closest names) or branches of the wrong type.
+
+    Args:
+        tree: an uproot TTree.
+        names: branches that must exist.
+        path: file name for the messages (keyword-only).
+        kinds: branch -> ``"i"`` (integer) or ``"f"`` (floating) content expected (keyword-only).
+    """
+    keys = list(tree.keys())
+    missing = [n for n in names if n not in tree]
+    if missing:
+        lines = []
+        for n in missing[:5]:
+            close = difflib.get_close_matches(n, keys, n=3, cutoff=0.6)
+            lines.append(f"{n!r} (closest: {close})" if close else repr(n))
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise InputError(
+            f"expected branches {', '.join(lines)}{more} in tree {tree.name!r} of {path!r}; not found among its "
+            f"{len(keys)} branches; check the layout (sparse or dense) and the branch names in docs/FORMAT.md"
+        )
+    for n, kind in (kinds or {}).items():
+        found = _content_dtype(tree[n])
+        if found is None or found.kind not in ("iu" if kind == "i" else "f"):
+            expected = "integer" if kind == "i" else "floating-point"
+            raise InputError(
+                f"expected {expected} values in branch {n!r} of {path!r}; found type {tree[n].typename!r}; "
+                "write the branch with the dtype given in docs/FORMAT.md"
+            )
+
+
+def _content_dtype(branch) -> np.dtype | None:
+    interp = branch.interpretation
+    inner = getattr(interp, "content", interp)
+    dtype = getattr(inner, "to_dtype", None)
+    if dtype is None:
+        return None
+    return np.dtype(dtype).base

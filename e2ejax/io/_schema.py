@@ -1,0 +1,102 @@
+"""Branch names and dtypes of the two E2E ROOT layouts (docs/FORMAT.md), and pad-size buckets."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from e2ejax import geometry
+
+__all__ = [
+    "GROUPS",
+    "INT_FIELDS",
+    "SPARSE",
+    "DENSE",
+    "DENSE_IMAGES",
+    "DENSE_SEEDS",
+    "DENSE_SIZES",
+    "DEFAULT_MAX_HITS",
+    "field_dtype",
+    "sparse_branches",
+    "bucket",
+]
+
+SPARSE = "sparse"
+DENSE = "dense"
+
+#: hit / object group -> fields; branch ``<group>_<field>``, counter ``n<group>``.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "eb": ("ieta", "iphi", "energy"),
+    "ee": ("eta", "phi", "energy"),
+    "hbhe": ("ieta", "iphi", "energy"),
+    "trk": ("pt", "eta", "phi", "d0", "dz", "charge"),
+    "bpix": ("layer", "eta", "phi"),
+    "pf": ("pt", "eta", "phi", "type", "jet"),
+    "jet": ("pt", "eta", "phi", "mass", "pt_true", "label", "seed_row", "seed_col"),
+    "eg": ("pt", "eta", "phi", "label", "converted", "seed_row", "seed_col"),
+}
+
+#: fields read as int32; every other field is float32.
+INT_FIELDS = frozenset({"ieta", "iphi", "charge", "layer", "type", "jet", "label", "converted", "seed_row", "seed_col"})
+
+#: most hits / objects kept per event and group; more are dropped with a :class:`HitOverflowWarning`.
+DEFAULT_MAX_HITS: dict[str, int] = {
+    "eb": 16384,
+    "ee": 8192,
+    "hbhe": 4096,
+    "trk": 2048,
+    "bpix": 8192,
+    "pf": 2048,
+    "jet": 64,
+    "eg": 64,
+}
+
+#: dense (CMS E2E ntuple) branch -> (batch key, image shape). Each branch holds a flattened
+#: row-major image per event (fixed-size array or a ``vector<float>`` of exactly that length).
+DENSE_IMAGES: dict[str, tuple[str, tuple[int, int]]] = {
+    "ECAL_energy": ("ecal", geometry.ECAL.shape),
+    "HBHE_energy": ("hbhe", geometry.HBHE.shape),
+    "TracksAtECAL_pt": ("track_pt", geometry.ECAL.shape),
+    "TracksAtECAL_d0": ("track_d0", geometry.ECAL.shape),
+    "TracksAtECAL_dz": ("track_dz", geometry.ECAL.shape),
+    "BPIX_layer1_ECAL": ("bpix1", geometry.ECAL.shape),
+    "BPIX_layer2_ECAL": ("bpix2", geometry.ECAL.shape),
+    "BPIX_layer3_ECAL": ("bpix3", geometry.ECAL.shape),
+}
+
+#: dense jagged per-jet branch -> (batch key, dtype). ``jetSeed_ieta`` / ``jetSeed_iphi`` are
+#: HBHE tower (row, col), 0-based, of each jet seed; its crystal is ``(5 row + 2, 5 col + 2)``.
+DENSE_SEEDS: dict[str, tuple[str, type]] = {
+    "jetSeed_ieta": ("jet_seed_tower_row", np.int32),
+    "jetSeed_iphi": ("jet_seed_tower_col", np.int32),
+    "jetPt": ("jet_pt", np.float32),
+    "jetEta": ("jet_eta", np.float32),
+    "jetPhi": ("jet_phi", np.float32),
+    "jetLabel": ("jet_label", np.int32),
+}
+
+#: flattened length of every dense image branch.
+DENSE_SIZES = {name: shape[0] * shape[1] for name, (_, shape) in DENSE_IMAGES.items()}
+
+
+def field_dtype(field: str) -> type:
+    """numpy dtype of a sparse field: ``np.int32`` for indices and labels, else ``np.float32``."""
+    return np.int32 if field in INT_FIELDS else np.float32
+
+
+def sparse_branches(groups) -> list[str]:
+    """Branches of the sparse layout for ``groups`` (``event`` first, then ``<group>_<field>``)."""
+    names = ["event"]
+    for g in groups:
+        names += [f"{g}_{f}" for f in GROUPS[g]]
+    return names
+
+
+def bucket(n: int, *, minimum: int = 16) -> int:
+    """Smallest power of two ``>= max(n, minimum)``, so padded sizes take few distinct values.
+
+    Examples:
+        >>> bucket(0), bucket(16), bucket(17), bucket(1000, minimum=4)
+        (16, 16, 32, 1024)
+    """
+    n = max(int(n), int(minimum), 1)
+    return 1 << (n - 1).bit_length()

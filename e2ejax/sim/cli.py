@@ -1,0 +1,129 @@
+"""``e2ejax simulate``: Pythia8 events through the CMS-like detector into an E2E ROOT file.
+
+Arguments are parsed as plain strings and validated here so that every mistake
+becomes one :class:`e2ejax.errors.InputError` line (expected / found / fix).
+This module imports neither Pythia nor fastjet until :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+
+from e2ejax.errors import InputError, require
+
+__all__ = ["add_arguments", "run", "validate", "SAMPLE_NAMES"]
+
+SAMPLE_NAMES = ("qg", "egamma", "top", "tau")
+COMPRESSIONS = ("lz4", "zlib", "lzma")
+MAX_EVENTS = 10**7 - 1  # event ids are seed * 10**7 + number
+MAX_SEED = 2**31 - 1
+MAX_PILEUP = 200.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``simulate`` arguments on ``parser``."""
+    parser.add_argument("sample", metavar="{qg,egamma,top,tau}",
+                        help="qg: quark/gluon jets; egamma: e/gamma on minimum bias; top: boosted top vs QCD; "
+                             "tau: hadronic taus vs QCD")
+    parser.add_argument("--events", "-n", metavar="N", default=None, help="number of events (required)")
+    parser.add_argument("--seed", "-s", metavar="S", default="0", help="random seed, 0 <= S < 2**31 (default 0)")
+    parser.add_argument("-o", "--output", metavar="FILE.root", default=None, help="output ROOT file (required)")
+    parser.add_argument("--workers", "-j", metavar="W", default="1",
+                        help="worker processes (default 1); the file does not depend on it")
+    parser.add_argument("--pileup", metavar="MU", default="0",
+                        help="mean number of minimum-bias interactions overlaid (Poisson, default 0)")
+    parser.add_argument("--compression", metavar="ALG", default="lz4", help="lz4 (default), zlib or lzma")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def _int(name: str, text, lo: int, hi: int, fix: str) -> int:
+    if text is None:
+        raise InputError(f"--{name}: expected an integer in [{lo}, {hi}], found nothing; fix: {fix}")
+    try:
+        value = int(str(text), 10)
+    except ValueError:
+        raise InputError(f"--{name}: expected an integer in [{lo}, {hi}], found {text!r}; fix: {fix}") from None
+    if not lo <= value <= hi:
+        raise InputError(f"--{name}: expected an integer in [{lo}, {hi}], found {value}; fix: {fix}")
+    return value
+
+
+def _pileup(text) -> float:
+    fix = "pass a mean number of interactions such as --pileup 20 (0 disables pileup)"
+    try:
+        value = float(str(text))
+    except ValueError:
+        raise InputError(f"--pileup: expected a number in [0, {MAX_PILEUP:g}], found {text!r}; fix: {fix}") from None
+    if not 0.0 <= value <= MAX_PILEUP:
+        raise InputError(f"--pileup: expected a number in [0, {MAX_PILEUP:g}], found {value:g}; fix: {fix}")
+    return value
+
+
+def _sample(text: str) -> str:
+    if text in SAMPLE_NAMES:
+        return text
+    close = difflib.get_close_matches(str(text).lower(), SAMPLE_NAMES, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(SAMPLE_NAMES)}"
+    raise InputError(f"sample: expected one of {', '.join(SAMPLE_NAMES)}, found {text!r}; fix: {hint}")
+
+
+def _output(path) -> str:
+    if not path:
+        raise InputError("-o/--output: expected an output file name ending in .root, found nothing; "
+                         "fix: add -o events.root")
+    if not str(path).endswith(".root"):
+        raise InputError(f"-o/--output: expected a file name ending in .root, found {path!r}; "
+                         f"fix: use -o {os.path.splitext(str(path))[0] or 'events'}.root")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise InputError(f"-o/--output: expected an existing directory, found {directory!r} missing; "
+                         f"fix: mkdir -p {directory}")
+    if not os.access(directory, os.W_OK):
+        raise InputError(f"-o/--output: expected a writable directory, found {directory!r} read-only; "
+                         "fix: choose another output path")
+    if os.path.isdir(path):
+        raise InputError(f"-o/--output: expected a file name, found the directory {path!r}; "
+                         f"fix: use -o {os.path.join(str(path), 'events.root')}")
+    return str(path)
+
+
+def _compression(text: str) -> str:
+    if text not in COMPRESSIONS:
+        raise InputError(f"--compression: expected one of {', '.join(COMPRESSIONS)}, found {text!r}; "
+                         "fix: use --compression lz4")
+    return text
+
+
+def validate(args: argparse.Namespace) -> dict:
+    """Check the parsed strings; returns keyword arguments for :func:`e2ejax.sim.run.simulate`.
+
+    Raises:
+        InputError: for any argument out of its documented range.
+    """
+    cores = os.cpu_count() or 1
+    return {
+        "sample": _sample(args.sample),
+        "events": _int("events", args.events, 1, MAX_EVENTS, "pass the number of events, e.g. --events 1000"),
+        "seed": _int("seed", args.seed, 0, MAX_SEED, "pass a non-negative seed, e.g. --seed 1"),
+        "output": _output(args.output),
+        "workers": _int("workers", args.workers, 1, 4 * cores, f"use --workers {cores} (cores on this machine)"),
+        "pileup": _pileup(args.pileup),
+        "compression": _compression(args.compression),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate the arguments, then simulate; prints one summary line."""
+    kwargs = validate(args)
+    require("pythia8mc", "sim")
+    require("fastjet", "sim")
+    from e2ejax.sim.run import simulate
+
+    command = (f"e2ejax simulate {kwargs['sample']} --events {kwargs['events']} --seed {kwargs['seed']} "
+               f"--pileup {kwargs['pileup']:g} --compression {kwargs['compression']} -o {kwargs['output']}")
+    result = simulate(**kwargs, progress=not args.quiet, command=command)
+    print(f"wrote {result['events']} {kwargs['sample']} events to {kwargs['output']} in {result['seconds']:.1f} s "
+          f"({result['events_per_second']:.1f} events/s with {kwargs['workers']} worker(s))")
+    return 0

@@ -1,0 +1,137 @@
+"""Write simulated events to an E2E ROOT file (schema: docs/FORMAT.md) safely.
+
+The file is written under a temporary name in the destination directory and
+renamed at the end; on any error the temporary file is removed, so a partial
+output never appears under the requested name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+
+import awkward as ak
+import numpy as np
+import uproot
+
+__all__ = ["GROUPS", "INT_FIELDS", "branch_names", "to_arrays", "EventWriter", "atomic_output", "open_output",
+           "round_mantissa", "MANTISSA_BITS", "COMPRESSION"]
+
+#: jagged group -> fields; branch ``<group>_<field>``, counter ``n<group>``.
+GROUPS = {
+    "eb": ("ieta", "iphi", "energy"),
+    "ee": ("eta", "phi", "energy"),
+    "hbhe": ("ieta", "iphi", "energy"),
+    "trk": ("pt", "eta", "phi", "d0", "dz", "charge"),
+    "bpix": ("layer", "eta", "phi"),
+    "pf": ("pt", "eta", "phi", "type", "jet"),
+    "jet": ("pt", "eta", "phi", "mass", "pt_true", "label", "seed_row", "seed_col"),
+    "eg": ("pt", "eta", "phi", "label", "converted", "seed_row", "seed_col"),
+}
+#: fields stored as int32 (all others float32).
+INT_FIELDS = {"ieta", "iphi", "charge", "layer", "type", "jet", "label", "converted", "seed_row", "seed_col"}
+#: mantissa bits kept in float32 branches (relative precision 2**-13, as in CMS NanoAOD).
+MANTISSA_BITS = 12
+#: name -> uproot compression.
+COMPRESSION = {"lz4": lambda: uproot.LZ4(1), "lzma": lambda: uproot.LZMA(6), "zlib": lambda: uproot.ZLIB(6)}
+
+
+def round_mantissa(x, *, bits: int = MANTISSA_BITS) -> np.ndarray:
+    """Round float32 values to ``bits`` mantissa bits (nearest, ties away), so they compress better.
+
+    Examples:
+        >>> float(round_mantissa(np.float32([1.00001]))[0])
+        1.0
+    """
+    a = np.ascontiguousarray(x, np.float32).view(np.uint32)
+    drop = 23 - bits
+    finite = np.isfinite(a.view(np.float32))
+    rounded = (a + np.uint32(1 << (drop - 1))) & np.uint32((0xFFFFFFFF >> drop) << drop)
+    return np.where(finite, rounded, a).view(np.float32)
+
+
+def branch_names() -> list[str]:
+    """All branch names of the ``Events`` tree, counters included."""
+    names = ["event"]
+    for group, fields in GROUPS.items():
+        names += [f"n{group}"] + [f"{group}_{f}" for f in fields]
+    return names
+
+
+def to_arrays(records: list[dict]) -> dict:
+    """Event records -> ``{"event": int64 [B], group: awkward record array [B, var]}``."""
+    out = {"event": np.array([r["event"] for r in records], np.int64)}
+    for group, fields in GROUPS.items():
+        counts = np.array([len(r[f"{group}_{fields[0]}"]) for r in records], np.int64)
+        columns = {}
+        for f in fields:
+            dtype = np.int32 if f in INT_FIELDS else np.float32
+            flat = np.concatenate([np.asarray(r[f"{group}_{f}"], dtype) for r in records] + [np.zeros(0, dtype)])
+            if dtype == np.float32:
+                flat = round_mantissa(flat)
+            columns[f] = ak.unflatten(flat, counts)
+        out[group] = ak.zip(columns)
+    return out
+
+
+@contextlib.contextmanager
+def atomic_output(path: str):
+    """Yield a temporary path beside ``path``; rename it to ``path`` on success, delete it on error."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+class EventWriter:
+    """Append chunks of event records to the ``Events`` tree of an open uproot file.
+
+    Records are buffered until ``flush_events`` are pending so that each
+    ``extend`` writes reasonably large baskets.
+
+    Args:
+        file: an ``uproot.WritableDirectory`` (from ``uproot.recreate``).
+        info: JSON-serialisable metadata, stored as the ``TObjString`` ``e2ejax_info``.
+        flush_events: events per ``extend`` (keyword-only).
+    """
+
+    def __init__(self, file, info: dict, *, flush_events: int = 1000):
+        self._file = file
+        self._tree = None
+        self._pending: list[dict] = []
+        self._flush_events = flush_events
+        file["e2ejax_info"] = json.dumps(info, sort_keys=True)
+
+    def add(self, records: list[dict]) -> None:
+        """Queue event records (dicts as from :func:`e2ejax.sim.samples.make_event`)."""
+        self._pending.extend(records)
+        if len(self._pending) >= self._flush_events:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the queued records."""
+        if not self._pending:
+            return
+        arrays = to_arrays(self._pending)
+        if self._tree is None:
+            types = {k: (v.dtype if isinstance(v, np.ndarray) else v.type.content) for k, v in arrays.items()}
+            self._tree = self._file.mktree("Events", types)
+        self._tree.extend(arrays)
+        self._pending = []
+
+
+def open_output(path: str, *, compression: str = "lz4"):
+    """``uproot.recreate`` with a compression named in :data:`COMPRESSION`."""
+    return uproot.recreate(path, compression=COMPRESSION[compression]())
+

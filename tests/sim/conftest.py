@@ -1,0 +1,23 @@
+"""Fixtures for the simulation tests: skip without the ``sim`` extra; small files made once."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pythia8mc")
+pytest.importorskip("fastjet")
+
+
+@pytest.fixture(scope="session")
+def qg_file(tmp_path_factory):
+    """A 12-event qg file (seed 7, one worker, chunks of 4 events)."""
+    from e2ejax.sim import run
+
+    path = tmp_path_factory.mktemp("sim") / "qg.root"
+    saved = run.CHUNK_EVENTS
+    run.CHUNK_EVENTS = 4
+    try:
+        run.simulate("qg", events=12, seed=7, output=str(path), workers=1, progress=False)
+    finally:
+        run.CHUNK_EVENTS = saved
+    return path
