@@ -1,0 +1,39 @@
+"""e2ejax train on a tiny ROOT file: checkpoints, history, resume, bad configs."""
+
+import json
+
+from e2ejax.cli import main
+from tests.test_tag import egamma_file  # noqa: F401  (fixture)
+
+CONFIG = """
+model: {name: vgg, options: {features: [4], hidden: 8}}
+task: egamma
+data: {train: [%(f)s], validation: [%(f)s]}
+optimizer: {name: adam, learning_rate: 1.0e-2}
+training: {epochs: 2, batch_size: 4, patience: 5}
+output: %(out)s
+"""
+
+
+def test_train_then_resume(egamma_file, tmp_path, capsys):  # noqa: F811
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text(CONFIG % {"f": egamma_file, "out": tmp_path / "run"})
+    assert main(["train", str(cfg), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "trained vgg on 15 egamma seeds" in out and "best validation AUC" in out
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    cfg.write_text((CONFIG % {"f": egamma_file, "out": tmp_path / "run"}).replace("epochs: 2", "epochs: 3"))
+    assert main(["train", str(cfg), "-q"]) == 0
+    assert "resuming from step 8 (epoch 2)" in capsys.readouterr().out
+    assert [h["epoch"] for h in json.loads((tmp_path / "run" / "history.json").read_text())] == [1, 2, 3]
+
+
+def test_train_bad_config(tmp_path, capsys):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("model: {name: vgg}\ntask: egamma\ndata: {train: [x.root]}\n")
+    assert main(["train", str(cfg)]) == 2
+    assert "expected data.validation files" in capsys.readouterr().err
+    cfg.write_text("model: {name: vgg}\ntask: egamma\ndata: {train: [missing.root], validation: [missing.root]}\n")
+    assert main(["train", str(cfg)]) == 2
+    assert "missing.root" in capsys.readouterr().err
