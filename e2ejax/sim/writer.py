@@ -7,31 +7,18 @@ output never appears under the requested name.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 
 import awkward as ak
 import numpy as np
 import uproot
 
+from e2ejax.io._atomic import atomic_path as atomic_output
+from e2ejax.io._schema import GROUPS, INT_FIELDS
+
 __all__ = ["GROUPS", "INT_FIELDS", "branch_names", "to_arrays", "EventWriter", "atomic_output", "open_output",
            "round_mantissa", "MANTISSA_BITS", "COMPRESSION"]
 
-#: jagged group -> fields; branch ``<group>_<field>``, counter ``n<group>``.
-GROUPS = {
-    "eb": ("ieta", "iphi", "energy"),
-    "ee": ("eta", "phi", "energy"),
-    "hbhe": ("ieta", "iphi", "energy"),
-    "trk": ("pt", "eta", "phi", "d0", "dz", "charge"),
-    "bpix": ("layer", "eta", "phi"),
-    "pf": ("pt", "eta", "phi", "type", "jet"),
-    "jet": ("pt", "eta", "phi", "mass", "pt_true", "label", "seed_row", "seed_col"),
-    "eg": ("pt", "eta", "phi", "label", "converted", "seed_row", "seed_col"),
-}
-#: fields stored as int32 (all others float32).
-INT_FIELDS = {"ieta", "iphi", "charge", "layer", "type", "jet", "label", "converted", "seed_row", "seed_col"}
 #: mantissa bits kept in float32 branches (relative precision 2**-13, as in CMS NanoAOD).
 MANTISSA_BITS = 12
 #: name -> uproot compression.
@@ -74,24 +61,6 @@ def to_arrays(records: list[dict]) -> dict:
             columns[f] = ak.unflatten(flat, counts)
         out[group] = ak.zip(columns)
     return out
-
-
-@contextlib.contextmanager
-def atomic_output(path: str):
-    """Yield a temporary path beside ``path``; rename it to ``path`` on success, delete it on error."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 class EventWriter:
