@@ -78,3 +78,11 @@ def test_tag_cli(egamma_file, egamma_checkpoint, tmp_path, capsys):
     assert not (tmp_path / "m.root").exists()
     assert main(["tag", str(egamma_file), "--model", "nosuch", "-q"]) == 2
     assert main(["tag", str(egamma_file), "--backend", "tpu", "--model", str(egamma_checkpoint), "-q"]) == 2
+
+
+def test_bench_cli_reports_every_stage(egamma_file, egamma_checkpoint, capsys):
+    assert main(["bench", str(egamma_file), "--model", str(egamma_checkpoint), "--batch-size", "5"]) == 0
+    out = capsys.readouterr().out
+    for stage in ("read", "images", "seeds", "frames", "net", "write", "total"):
+        assert f"\n{stage}" in out
+    assert "12 events, 15 seeds" in out and "end-to-end / network-only throughput" in out

@@ -1,0 +1,124 @@
+"""``e2ejax bench [--model NAMES] [FILE]``: per-stage timing and peak memory of tagging.
+
+Stages: read (ROOT -> padded numpy), images, seeds, frames (jitted JAX ops), net
+(the backend's network call), write (friend tree). Each jitted stage is warmed up on
+the first batch and then timed with its outputs ready; the table gives seconds,
+share of the total and events/s, and the last line compares end-to-end tagging with
+the network alone on the same backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from e2ejax.commands.tag import DATA, SHIPPED_SAMPLE
+from e2ejax.errors import InputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", help="E2E ROOT file (default: the shipped sample of the model's task)")
+    parser.add_argument("--model", default="egamma", help="comma-separated shipped names or checkpoint directories")
+    parser.add_argument("--backend", default="auto", help="auto, xla or onnxruntime")
+    parser.add_argument("--batch-size", type=int, default=256, help="events per batch")
+
+
+def _block(x):
+    import jax
+
+    jax.tree.map(lambda a: a.block_until_ready() if hasattr(a, "block_until_ready") else a, x)
+    return x
+
+
+def bench_model(name: str, file: str | None, *, backend: str, batch_size: int) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    from e2ejax import geometry
+    from e2ejax.features import TASKS, event_images, frames_to_points, hcal_towers
+    from e2ejax.io import PredictionWriter, iterate_events
+    from e2ejax.ops import egamma_seeds, extract_frames, jet_seeds
+    from e2ejax.pipeline import from_pretrained
+
+    tagger = from_pretrained(name, backend=backend)
+    channels, size, kind = TASKS[tagger.task]
+    file = file or str(DATA / SHIPPED_SAMPLE[tagger.task])
+    images_fn = jax.jit(lambda ev: event_images(ev, channels=channels))
+    if kind == "egamma":
+        def seeds(ev, images):
+            centres = jnp.stack([ev["eg_seed_row"], ev["eg_seed_col"]], -1).astype(jnp.int32)
+            return egamma_seeds(images[..., channels.index("ecal")], centres, ev["eg_mask"])[0]
+    else:
+        def seeds(ev, images):
+            axes = jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(ev["jet_eta"]), jnp.asarray(ev["jet_phi"]), geometry.HBHE), -1)
+            return jet_seeds(hcal_towers(ev), axes, ev["jet_mask"])[0]
+    seeds_fn = jax.jit(seeds)
+    frames_fn = jax.jit(lambda im, s: extract_frames(im, s, height=size, width=size)[0])
+    graph = tagger._graph
+    points_fn = jax.jit(lambda f: frames_to_points(f, n_points=tagger.model.config.n_points)) if graph else None
+    times = dict.fromkeys(("read", "images", "seeds", "frames", "net", "write"), 0.0)
+    n_events = n_seeds = 0
+    warm = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        group = "eg" if kind == "egamma" else "jet"
+        writer = PredictionWriter(os.path.join(tmp, "scores.root"), group=group)
+        t_all = time.perf_counter()
+        t = time.perf_counter()
+        for batch in iterate_events(file, step_size=batch_size):
+            times["read"] += time.perf_counter() - t
+            ev = {k: np.asarray(v) for k, v in batch.items()}
+            shape_key = tuple(sorted((k, v.shape) for k, v in ev.items()))
+            if shape_key not in warm:  # compile outside the timed region
+                im = _block(images_fn(ev))
+                fr = _block(frames_fn(im, _block(seeds_fn(ev, im))))
+                inputs = points_fn(fr) if graph else (fr.reshape((-1,) + fr.shape[2:]),)
+                if tagger._session is None:
+                    _block(tagger._predict(tagger._params, *inputs))
+                else:
+                    tagger._session.run(["scores"], {n: np.asarray(x) for n, x in zip(tagger._names, inputs)})
+                warm.add(shape_key)
+            t = time.perf_counter(); im = _block(images_fn(ev)); times["images"] += time.perf_counter() - t
+            t = time.perf_counter(); sd = _block(seeds_fn(ev, im)); times["seeds"] += time.perf_counter() - t
+            t = time.perf_counter(); fr = _block(frames_fn(im, sd)); times["frames"] += time.perf_counter() - t
+            t = time.perf_counter()
+            inputs = _block(points_fn(fr)) if graph else (fr.reshape((-1,) + fr.shape[2:]),)
+            if tagger._session is None:
+                scores = np.asarray(tagger._predict(tagger._params, *inputs))
+            else:
+                scores = tagger._session.run(["scores"], {n: np.asarray(x) for n, x in zip(tagger._names, inputs)})[0]
+            times["net"] += time.perf_counter() - t
+            mask = ev[f"{group}_mask"]
+            t = time.perf_counter()
+            writer.write({name: np.where(mask, scores.reshape(mask.shape), 0.0)}, mask=mask, batch=batch)
+            times["write"] += time.perf_counter() - t
+            n_events += len(mask)
+            n_seeds += int(mask.sum())
+            t = time.perf_counter()
+        writer.close()
+        wall = time.perf_counter() - t_all
+    return {"model": name, "backend": tagger.backend, "file": file, "events": n_events, "seeds": n_seeds,
+            "times": times, "wall": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run(args) -> int:
+    if args.batch_size < 1:
+        raise InputError(f"--batch-size: expected a positive integer, found {args.batch_size}")
+    for name in [m.strip() for m in args.model.split(",") if m.strip()]:
+        r = bench_model(name, args.file, backend=args.backend, batch_size=args.batch_size)
+        total = sum(r["times"].values())
+        print(f"\n{Path(r['file']).name}: model {r['model']} on {r['backend']}, {r['events']} events, {r['seeds']} seeds, "
+              f"peak RSS {r['peak_rss_mb']:.0f} MB")
+        print(f"{'stage':8s} {'seconds':>8s} {'share':>6s} {'events/s':>9s}")
+        for stage, sec in r["times"].items():
+            print(f"{stage:8s} {sec:8.3f} {100 * sec / max(total, 1e-12):5.1f}% {r['events'] / max(sec, 1e-12):9.0f}")
+        print(f"{'total':8s} {total:8.3f} 100.0% {r['events'] / max(total, 1e-12):9.0f}")
+        net = r["times"]["net"]
+        print(f"end-to-end / network-only throughput: {net / max(total, 1e-12):.2f} "
+              f"({r['seeds'] / max(total, 1e-12):.0f} vs {r['seeds'] / max(net, 1e-12):.0f} seeds/s)")
+    return 0
