@@ -22,6 +22,7 @@ from typing import Mapping
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from e2ejax import geometry
 from e2ejax.errors import InputError
@@ -38,7 +39,7 @@ from e2ejax.ops import (
     upsample,
 )
 
-__all__ = ["CHANNELS", "TASKS", "event_images", "hcal_towers", "jet_inputs", "egamma_inputs"]
+__all__ = ["CHANNELS", "TASKS", "event_images", "hcal_towers", "jet_inputs", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
 
 CHANNELS = ("track_pt", "track_d0", "track_dz", "ecal", "hcal", "bpix1", "bpix2", "bpix3")
 
@@ -146,3 +147,28 @@ def frames_to_points(frames: jax.Array, *, n_points: int):
     B, S = frames.shape[:2]
     points, mask = frame_to_points(frames.reshape((B * S,) + frames.shape[2:]), n_points=n_points)
     return points, mask.astype(points.dtype)
+
+
+def trim_seed_slots(events: Mapping, group: str) -> dict:
+    """Drop trailing padded seed slots: ``<group>_*`` arrays ``[B, S]`` are cut to the smallest
+    power of two that holds every event's real seeds (real seeds come first in each row).
+
+    Readers pad seed groups like hit groups (16 slots or more); cutting them before
+    the frames are built saves the frame and network work of empty slots, while the
+    power-of-two size keeps the number of compiled shapes small.
+
+    Examples:
+        >>> import numpy as np
+        >>> ev = {"jet_mask": np.array([[True, False, False, False], [True, True, False, False]]),
+        ...       "jet_eta": np.zeros((2, 4)), "eb_energy": np.zeros((2, 8))}
+        >>> {k: v.shape for k, v in trim_seed_slots(ev, "jet").items()}
+        {'jet_mask': (2, 2), 'jet_eta': (2, 2), 'eb_energy': (2, 8)}
+    """
+    mask = np.asarray(events[f"{group}_mask"])
+    most = int(mask.sum(axis=1).max()) if mask.size else 0
+    size = 1 << max(most - 1, 0).bit_length()
+    prefix = f"{group}_"
+    return {
+        k: (np.asarray(v)[:, :size] if k.startswith(prefix) and np.ndim(v) == 2 and np.shape(v)[1] == mask.shape[1] else v)
+        for k, v in events.items()
+    }

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from e2ejax.errors import InputError
-from e2ejax.features import TASKS, egamma_inputs, frames_to_points, jet_inputs
+from e2ejax.features import TASKS, egamma_inputs, frames_to_points, jet_inputs, trim_seed_slots
 from e2ejax.train import Batch
 
 __all__ = ["seed_examples", "fixed_batches"]
@@ -42,6 +42,7 @@ def seed_examples(events: Mapping, *, task: str, n_points: int | None = None):
     label_name, mask_name = _label_field(task)
     if label_name not in events:
         raise InputError(f"expected a {label_name!r} field with truth labels for training; found {sorted(events)}")
+    events = trim_seed_slots(events, mask_name[: -len("_mask")])
     frames = _inputs_fn(task)(dict(events))
     labels = np.asarray(events[label_name])
     keep = np.asarray(events[mask_name]) & (labels >= 0)

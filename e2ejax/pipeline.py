@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from e2ejax.errors import InputError
-from e2ejax.features import TASKS, egamma_inputs, frames_to_points, jet_inputs
+from e2ejax.features import TASKS, egamma_inputs, frames_to_points, jet_inputs, trim_seed_slots
 from e2ejax.train import make_predict
 
 __all__ = ["Tagger", "TagResult", "resolve_backend", "from_pretrained", "tag_files"]
@@ -110,9 +110,18 @@ class Tagger:
         """The network inputs of ``events`` (flattened over seeds) and the seed bookkeeping."""
         return self._inputs(dict(events))
 
+    @property
+    def group(self) -> str:
+        """The seed group scored: ``"eg"`` for e/gamma, ``"jet"`` for jet tasks."""
+        return "eg" if TASKS[self.task][2] == "egamma" else "jet"
+
     def __call__(self, events: Mapping) -> TagResult:
-        """Score every seed of a batch of padded events (see :mod:`e2ejax.features` for the fields)."""
-        inputs, seeds, mask, ok = self._inputs(dict(events))
+        """Score every seed of a batch of padded events (see :mod:`e2ejax.features` for the fields).
+
+        Trailing empty seed slots are dropped first (:func:`e2ejax.features.trim_seed_slots`),
+        so the result's ``S`` may be smaller than the input's padded size.
+        """
+        inputs, seeds, mask, ok = self._inputs(trim_seed_slots(events, self.group))
         B, S = mask.shape
         if self._session is None:
             scores = np.asarray(self._predict(self._params, *inputs))
@@ -188,8 +197,9 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, step_size: int = 
             n_seeds += int(first.mask.sum())
             n_ok += int(first.in_acceptance.sum())
             if label_name in batch:
-                keep = first.mask & (np.asarray(batch[label_name]) >= 0)
-                labels_all.append(np.asarray(batch[label_name])[keep])
+                labels = np.asarray(batch[label_name])[:, : first.mask.shape[1]]
+                keep = first.mask & (labels >= 0)
+                labels_all.append(labels[keep])
                 for name, r in results.items():
                     scores_all[name].append(r.scores[keep])
             bar.update(len(first.mask))
