@@ -39,7 +39,7 @@ from e2ejax.ops import (
     upsample,
 )
 
-__all__ = ["CHANNELS", "TASKS", "event_images", "hcal_towers", "jet_inputs", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
+__all__ = ["CHANNELS", "TASKS", "event_images", "ecal_image", "hcal_towers", "jet_inputs", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
 
 CHANNELS = ("track_pt", "track_d0", "track_dz", "ecal", "hcal", "bpix1", "bpix2", "bpix3")
 
@@ -64,7 +64,8 @@ def hcal_towers(events: Mapping) -> jax.Array:
     return hbhe_towers(events["hbhe_ieta"], events["hbhe_iphi"], events["hbhe_energy"], events["hbhe_mask"])
 
 
-def _ecal(events: Mapping) -> jax.Array:
+def ecal_image(events: Mapping) -> jax.Array:
+    """Stitched ECAL energy float32 ``[B, 280, 360]`` (EB hits + EE hits binned onto the pseudo-crystal rows)."""
     _need(events, ("eb_ieta", "eb_iphi", "eb_energy", "eb_mask"))
     row, col = geometry.eb_index_to_cell(jnp.asarray(events["eb_ieta"]), jnp.asarray(events["eb_iphi"]))
     eb = hits_to_image(row, col, events["eb_energy"], events["eb_mask"], shape=geometry.EB.shape)
@@ -77,8 +78,11 @@ def _ecal(events: Mapping) -> jax.Array:
     return stitch_ecal(ee_minus, eb, ee_plus)
 
 
-def event_images(events: Mapping, *, channels: tuple[str, ...]) -> jax.Array:
+def event_images(events: Mapping, *, channels: tuple[str, ...], towers: jax.Array | None = None) -> jax.Array:
     """Stitched detector images float32 ``[B, 280, 360, len(channels)]`` in the order asked.
+
+    ``towers``: the HBHE tower image of the events when the caller already has it
+    (:func:`hcal_towers`), so it is not built twice.
 
     Raises:
         InputError: on an unknown channel or a missing event field.
@@ -92,9 +96,10 @@ def event_images(events: Mapping, *, channels: tuple[str, ...]) -> jax.Array:
         trk = track_image(events["trk_eta"], events["trk_phi"], events["trk_pt"], events["trk_d0"], events["trk_dz"], events["trk_mask"])
         out.update(track_pt=trk[..., 0], track_d0=trk[..., 1], track_dz=trk[..., 2])
     if "ecal" in channels:
-        out["ecal"] = _ecal(events)
+        out["ecal"] = ecal_image(events)
     if "hcal" in channels:
-        out["hcal"] = upsample(hcal_towers(events)[..., None])[..., 0]
+        towers = hcal_towers(events) if towers is None else towers
+        out["hcal"] = upsample(towers[..., None])[..., 0]
     if any(c.startswith("bpix") for c in channels):
         _need(events, ("bpix_layer", "bpix_eta", "bpix_phi", "bpix_mask"))
         row, col = geometry.eta_phi_to_cell(jnp.asarray(events["bpix_eta"]), jnp.asarray(events["bpix_phi"]))
@@ -116,8 +121,9 @@ def jet_inputs(events: Mapping, *, task: str = "qg"):
         raise InputError(f"task {task!r} is not a jet task; expected one of {[t for t, v in TASKS.items() if v[2] == 'jet']}")
     _need(events, ("jet_eta", "jet_phi", "jet_mask"))
     axes = jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(events["jet_eta"]), jnp.asarray(events["jet_phi"]), geometry.HBHE), -1)
-    seeds, mask = jet_seeds(hcal_towers(events), axes, jnp.asarray(events["jet_mask"]))
-    images = event_images(events, channels=channels)
+    towers = hcal_towers(events)
+    seeds, mask = jet_seeds(towers, axes, jnp.asarray(events["jet_mask"]))
+    images = event_images(events, channels=channels, towers=towers)
     frames, in_acceptance = extract_frames(images, seeds, height=size, width=size)
     return frames, seeds, mask, in_acceptance
 
