@@ -39,7 +39,7 @@ from e2ejax.ops import (
     upsample,
 )
 
-__all__ = ["CHANNELS", "TASKS", "event_images", "ecal_image", "hcal_towers", "jet_inputs", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
+__all__ = ["CHANNELS", "TASKS", "event_images", "ecal_image", "hcal_towers", "jet_axes", "egamma_centres", "jet_inputs", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
 
 CHANNELS = ("track_pt", "track_d0", "track_dz", "ecal", "hcal", "bpix1", "bpix2", "bpix3")
 
@@ -110,6 +110,24 @@ def event_images(events: Mapping, *, channels: tuple[str, ...], towers: jax.Arra
     return jnp.stack([out[c] for c in channels], axis=-1)
 
 
+def jet_axes(events: Mapping) -> jax.Array:
+    """HBHE tower ``(row, col)`` int32 ``[B, S, 2]`` of each jet axis (``jet_eta``, ``jet_phi``)."""
+    _need(events, ("jet_eta", "jet_phi", "jet_mask"))
+    return jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(events["jet_eta"]), jnp.asarray(events["jet_phi"]), geometry.HBHE), -1)
+
+
+def egamma_centres(events: Mapping) -> jax.Array:
+    """Stitched-grid cell int32 ``[B, S, 2]`` around which each e/gamma seed is searched.
+
+    ``eg_seed_row`` / ``eg_seed_col`` when the events carry them (the ECAL impact, after
+    the bending of electrons), else the cell of ``eg_eta`` / ``eg_phi``.
+    """
+    if "eg_seed_row" in events and "eg_seed_col" in events:
+        return jnp.stack([jnp.asarray(events["eg_seed_row"]), jnp.asarray(events["eg_seed_col"])], -1).astype(jnp.int32)
+    _need(events, ("eg_eta", "eg_phi", "eg_mask"))
+    return jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(events["eg_eta"]), jnp.asarray(events["eg_phi"]), geometry.ECAL), -1)
+
+
 def jet_inputs(events: Mapping, *, task: str = "qg"):
     """Jet frames for a jet task: seeds from the jet axes, 125 x 125 frames.
 
@@ -119,10 +137,8 @@ def jet_inputs(events: Mapping, *, task: str = "qg"):
     channels, size, kind = TASKS[task]
     if kind != "jet":
         raise InputError(f"task {task!r} is not a jet task; expected one of {[t for t, v in TASKS.items() if v[2] == 'jet']}")
-    _need(events, ("jet_eta", "jet_phi", "jet_mask"))
-    axes = jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(events["jet_eta"]), jnp.asarray(events["jet_phi"]), geometry.HBHE), -1)
     towers = hcal_towers(events)
-    seeds, mask = jet_seeds(towers, axes, jnp.asarray(events["jet_mask"]))
+    seeds, mask = jet_seeds(towers, jet_axes(events), jnp.asarray(events["jet_mask"]))
     images = event_images(events, channels=channels, towers=towers)
     frames, in_acceptance = extract_frames(images, seeds, height=size, width=size)
     return frames, seeds, mask, in_acceptance
@@ -131,19 +147,13 @@ def jet_inputs(events: Mapping, *, task: str = "qg"):
 def egamma_inputs(events: Mapping):
     """e/gamma frames: seed = the hottest crystal in a 5 x 5 window around the candidate, 32 x 32 ECAL frames.
 
-    The candidate position is ``eg_seed_row`` / ``eg_seed_col`` when the events carry
-    them (the ECAL impact, after the bending of electrons), else ``eg_eta`` / ``eg_phi``.
+    The candidate positions are those of :func:`egamma_centres`.
 
     Returns:
         ``(frames [B, S, 32, 32, 1], seeds int32 [B, S, 2], eg_mask bool [B, S], in_acceptance bool [B, S])``.
     """
     ecal = event_images(events, channels=("ecal",))
-    if "eg_seed_row" in events and "eg_seed_col" in events:
-        centres = jnp.stack([jnp.asarray(events["eg_seed_row"]), jnp.asarray(events["eg_seed_col"])], -1).astype(jnp.int32)
-    else:
-        _need(events, ("eg_eta", "eg_phi", "eg_mask"))
-        centres = jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(events["eg_eta"]), jnp.asarray(events["eg_phi"]), geometry.ECAL), -1)
-    seeds, mask = egamma_seeds(ecal[..., 0], centres, jnp.asarray(events["eg_mask"]))
+    seeds, mask = egamma_seeds(ecal[..., 0], egamma_centres(events), jnp.asarray(events["eg_mask"]))
     frames, in_acceptance = extract_frames(ecal, seeds, height=32, width=32)
     return frames, seeds, mask, in_acceptance
 

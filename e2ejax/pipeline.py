@@ -27,7 +27,7 @@ from e2ejax.errors import InputError
 from e2ejax.features import TASKS, egamma_inputs, frames_to_points, jet_inputs, trim_seed_slots
 from e2ejax.train import make_predict
 
-__all__ = ["Tagger", "TagResult", "resolve_backend", "from_pretrained", "tag_files"]
+__all__ = ["Tagger", "TagResult", "resolve_backend", "tag_files"]
 
 
 class TagResult(NamedTuple):
@@ -79,10 +79,11 @@ class Tagger:
         self.task = task
         self.model = model
         self.backend = resolve_backend(backend)
-        self._graph = len(model.input_spec) == 2 and model.input_spec[0].name == "points"
+        self.graph = len(model.input_spec) == 2 and model.input_spec[0].name == "points"
         predict, params = make_predict(model)
         self._params = params
         self._inputs = jax.jit(self._model_inputs)
+        self._predict_fn = predict
         self._predict = jax.jit(predict)
         self._session = None
         if self.backend == "onnxruntime":
@@ -100,7 +101,7 @@ class Tagger:
         else:
             frames, seeds, mask, ok = jet_inputs(events, task=self.task)
         B, S = frames.shape[:2]
-        if self._graph:
+        if self.graph:
             inputs = frames_to_points(frames, n_points=self.model.config.n_points)
         else:
             inputs = (frames.reshape((B * S,) + frames.shape[2:]),)
@@ -123,38 +124,36 @@ class Tagger:
         """
         inputs, seeds, mask, ok = self._inputs(trim_seed_slots(events, self.group))
         B, S = mask.shape
-        if self._session is None:
-            scores = np.asarray(self._predict(self._params, *inputs))
-        else:
-            feeds = {n: np.asarray(x) for n, x in zip(self._names, inputs)}
-            scores = self._session.run(["scores"], feeds)[0]
+        scores = self.network(inputs)
         mask = np.asarray(mask)
         scores = np.where(mask, scores.reshape(B, S), 0.0).astype(np.float32)
         return TagResult(scores, mask, np.asarray(ok) & mask, np.asarray(seeds))
 
+    def network(self, inputs) -> np.ndarray:
+        """The network alone on the backend: model inputs (flattened over seeds) -> float32 scores ``[N]``."""
+        if self._session is None:
+            return np.asarray(self._predict(self._params, *inputs))
+        return self._session.run(["scores"], {n: np.asarray(x) for n, x in zip(self._names, inputs)})[0]
+
+    @classmethod
+    def from_pretrained(cls, name_or_path, *, backend: str = "auto", threads: int = 1) -> "Tagger":
+        """A tagger for a shipped model name (``egamma``, ``qg``, ``top``, ``tau``) or a checkpoint
+        directory; a ``model.onnx`` exported beside the checkpoint is used when present."""
+        from e2ejax.models import load_model, resolve_checkpoint
+
+        model, card, _ = load_model(name_or_path)
+        onnx_path = resolve_checkpoint(name_or_path) / "model.onnx"
+        return cls(model, task=card["task"], backend=backend, onnx_path=onnx_path if onnx_path.exists() else None, threads=threads)
+
     def score_fn(self):
         """A pure JAX function ``events -> scores [B, S]`` (XLA), for gradients such as saliency."""
-        predict = make_predict(self.model)[0]
-        params = self._params
+        predict, params = self._predict_fn, self._params
 
         def scores(events):
             inputs, _, mask, _ = self._model_inputs(events)
             return jnp.where(mask, predict(params, *inputs).reshape(mask.shape), 0.0)
 
         return scores
-
-
-def from_pretrained(name_or_path, *, backend: str = "auto", threads: int = 1) -> Tagger:
-    """A :class:`Tagger` for a shipped model name (``egamma``, ``qg``, ``top``, ``tau``) or a
-    checkpoint directory; an ``model.onnx`` exported beside the checkpoint is used when present."""
-    from e2ejax.models import load_model, resolve_checkpoint
-
-    model, card, _ = load_model(name_or_path)
-    onnx_path = resolve_checkpoint(name_or_path) / "model.onnx"
-    return Tagger(model, task=card["task"], backend=backend, onnx_path=onnx_path if onnx_path.exists() else None, threads=threads)
-
-
-Tagger.from_pretrained = staticmethod(from_pretrained)
 
 
 def tag_files(taggers: Mapping[str, Tagger], files, output, *, step_size: int = 256, max_events=None, progress: bool = True) -> dict:

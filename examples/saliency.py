@@ -10,10 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from e2ejax.io import iterate_events
-from e2ejax.pipeline import from_pretrained
+from e2ejax.pipeline import Tagger
 from e2ejax.commands.tag import DATA
 
-tagger = from_pretrained("egamma", backend="xla")
+tagger = Tagger.from_pretrained("egamma", backend="xla")
 score = tagger.score_fn()  # events -> scores [B, S]
 events = next(iter(iterate_events(str(DATA / "sim_egamma.root"), step_size=4)))
 events = {k: np.asarray(v) for k, v in events.items()}

@@ -11,7 +11,7 @@ from e2ejax.config import make_optimizer, parse_config
 from e2ejax.io import write_events
 from e2ejax.models import save_state
 from e2ejax.nets import build
-from e2ejax.pipeline import from_pretrained, tag_files
+from e2ejax.pipeline import Tagger, tag_files
 from e2ejax.train import make_steps
 from tests.test_features import toy_events
 
@@ -54,7 +54,7 @@ def egamma_checkpoint(tmp_path):
 def test_tag_files_aligned_and_backends_agree(egamma_file, egamma_checkpoint, tmp_path):
     outs = {}
     for backend in ("xla", "onnxruntime"):
-        tagger = from_pretrained(egamma_checkpoint, backend=backend)
+        tagger = Tagger.from_pretrained(egamma_checkpoint, backend=backend)
         out = tmp_path / f"scores_{backend}.root"
         summary = tag_files({"vgg": tagger}, str(egamma_file), str(out), step_size=5, progress=False)
         assert summary["events"] == 12 and summary["seeds"] == 15

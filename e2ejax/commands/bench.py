@@ -38,60 +38,52 @@ def _block(x):
 
 def bench_model(name: str, file: str | None, *, backend: str, batch_size: int) -> dict:
     import jax
-    import jax.numpy as jnp
 
-    from e2ejax import geometry
-    from e2ejax.features import TASKS, event_images, frames_to_points, hcal_towers, trim_seed_slots
+    from e2ejax.features import (
+        TASKS, egamma_centres, event_images, frames_to_points, hcal_towers, jet_axes, trim_seed_slots,
+    )
     from e2ejax.io import PredictionWriter, iterate_events
     from e2ejax.ops import egamma_seeds, extract_frames, jet_seeds
-    from e2ejax.pipeline import from_pretrained
+    from e2ejax.pipeline import Tagger
 
-    tagger = from_pretrained(name, backend=backend)
+    tagger = Tagger.from_pretrained(name, backend=backend)
     channels, size, kind = TASKS[tagger.task]
     file = file or str(DATA / SHIPPED_SAMPLE[tagger.task])
     images_fn = jax.jit(lambda ev: event_images(ev, channels=channels))
     if kind == "egamma":
         def seeds(ev, images):
-            centres = jnp.stack([ev["eg_seed_row"], ev["eg_seed_col"]], -1).astype(jnp.int32)
-            return egamma_seeds(images[..., channels.index("ecal")], centres, ev["eg_mask"])[0]
+            return egamma_seeds(images[..., channels.index("ecal")], egamma_centres(ev), ev["eg_mask"])[0]
     else:
         def seeds(ev, images):
-            axes = jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(ev["jet_eta"]), jnp.asarray(ev["jet_phi"]), geometry.HBHE), -1)
-            return jet_seeds(hcal_towers(ev), axes, ev["jet_mask"])[0]
+            return jet_seeds(hcal_towers(ev), jet_axes(ev), ev["jet_mask"])[0]
     seeds_fn = jax.jit(seeds)
     frames_fn = jax.jit(lambda im, s: extract_frames(im, s, height=size, width=size)[0])
-    graph = tagger._graph
-    points_fn = jax.jit(lambda f: frames_to_points(f, n_points=tagger.model.config.n_points)) if graph else None
+    points_fn = jax.jit(lambda f: frames_to_points(f, n_points=tagger.model.config.n_points)) if tagger.graph else None
+
+    def net_inputs(frames):
+        return _block(points_fn(frames)) if points_fn else (frames.reshape((-1,) + frames.shape[2:]),)
+
     times = dict.fromkeys(("read", "images", "seeds", "frames", "net", "write"), 0.0)
     n_events = n_seeds = 0
     warm = set()
     with tempfile.TemporaryDirectory() as tmp:
-        group = "eg" if kind == "egamma" else "jet"
+        group = tagger.group
         writer = PredictionWriter(os.path.join(tmp, "scores.root"), group=group)
         t_all = time.perf_counter()
         t = time.perf_counter()
         for batch in iterate_events(file, step_size=batch_size):
             times["read"] += time.perf_counter() - t
-            ev = trim_seed_slots({k: np.asarray(v) for k, v in batch.items()}, "eg" if kind == "egamma" else "jet")
+            ev = trim_seed_slots({k: np.asarray(v) for k, v in batch.items()}, group)
             shape_key = tuple(sorted((k, v.shape) for k, v in ev.items()))
             if shape_key not in warm:  # compile outside the timed region
                 im = _block(images_fn(ev))
-                fr = _block(frames_fn(im, _block(seeds_fn(ev, im))))
-                inputs = points_fn(fr) if graph else (fr.reshape((-1,) + fr.shape[2:]),)
-                if tagger._session is None:
-                    _block(tagger._predict(tagger._params, *inputs))
-                else:
-                    tagger._session.run(["scores"], {n: np.asarray(x) for n, x in zip(tagger._names, inputs)})
+                tagger.network(net_inputs(_block(frames_fn(im, _block(seeds_fn(ev, im))))))
                 warm.add(shape_key)
             t = time.perf_counter(); im = _block(images_fn(ev)); times["images"] += time.perf_counter() - t
             t = time.perf_counter(); sd = _block(seeds_fn(ev, im)); times["seeds"] += time.perf_counter() - t
             t = time.perf_counter(); fr = _block(frames_fn(im, sd)); times["frames"] += time.perf_counter() - t
             t = time.perf_counter()
-            inputs = _block(points_fn(fr)) if graph else (fr.reshape((-1,) + fr.shape[2:]),)
-            if tagger._session is None:
-                scores = np.asarray(tagger._predict(tagger._params, *inputs))
-            else:
-                scores = tagger._session.run(["scores"], {n: np.asarray(x) for n, x in zip(tagger._names, inputs)})[0]
+            scores = tagger.network(net_inputs(fr))
             times["net"] += time.perf_counter() - t
             mask = ev[f"{group}_mask"]
             t = time.perf_counter()

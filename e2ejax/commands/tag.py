@@ -27,14 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from e2ejax.pipeline import from_pretrained, tag_files
+    from e2ejax.pipeline import Tagger, tag_files
 
     if args.batch_size < 1:
         raise InputError(f"--batch-size: expected a positive integer, found {args.batch_size}")
     names = [m.strip() for m in args.model.split(",") if m.strip()]
     if not names:
         raise InputError("--model: expected at least one model name or checkpoint directory")
-    taggers = {Path(n).name: from_pretrained(n, backend=args.backend, threads=args.threads) for n in names}
+    taggers = {Path(n).name: Tagger.from_pretrained(n, backend=args.backend, threads=args.threads) for n in names}
     files = list(args.files)
     if not files:
         task = next(iter(taggers.values())).task
