@@ -7,6 +7,7 @@ last one is padded with zero-weight examples (no recompilation, no bias).
 
 from __future__ import annotations
 
+import functools
 from typing import Iterable, Iterator, Mapping
 
 import jax
@@ -56,24 +57,16 @@ def seed_examples(events: Mapping, *, task: str, n_points: int | None = None):
     return inputs, labels.reshape(-1)[flat_keep].astype(np.float32), mass
 
 
-_CACHE: dict = {}
-
-
+@functools.cache
 def _inputs_fn(task):
-    key = ("frames", task)
-    if key not in _CACHE:
-        if TASKS[task][2] == "egamma":
-            _CACHE[key] = jax.jit(lambda ev: egamma_inputs(ev)[0])
-        else:
-            _CACHE[key] = jax.jit(lambda ev: jet_inputs(ev, task=task)[0])
-    return _CACHE[key]
+    if TASKS[task][2] == "egamma":
+        return jax.jit(lambda ev: egamma_inputs(ev)[0])
+    return jax.jit(lambda ev: jet_inputs(ev, task=task)[0])
 
 
+@functools.cache
 def _points_fn(n_points):
-    key = ("points", n_points)
-    if key not in _CACHE:
-        _CACHE[key] = jax.jit(lambda f: frames_to_points(f, n_points=n_points))
-    return _CACHE[key]
+    return jax.jit(lambda f: frames_to_points(f, n_points=n_points))
 
 
 def fixed_batches(examples: Iterable, *, batch_size: int, rng: np.random.Generator | None = None, buffer: int = 0) -> Iterator[Batch]:
