@@ -83,15 +83,19 @@ def make_predict(model: nnx.Module, *, task: str = "classification"):
 
     This is the function that inference and export run (:mod:`e2ejax.export`).
     """
+    apply, params = make_apply(model)
+    return _predict_from(apply, task), params
+
+
+def _predict_from(apply, task: str):
     if task not in ("classification", "regression"):
         raise ValueError(f"expected task 'classification' or 'regression', got {task!r}")
-    apply, params = make_apply(model)
 
     def predict(params, *inputs):
         out = apply(params, *inputs)[..., 0]
         return jax.nn.sigmoid(out) if task == "classification" else out
 
-    return predict, params
+    return predict
 
 
 def _mesh_shardings(mesh: Mesh | None):
@@ -127,7 +131,7 @@ def make_steps(
         average over batches exactly.
     """
     apply, params0 = make_apply(model)
-    predict, _ = make_predict(model, task=task)
+    predict = _predict_from(apply, task)
     edges = jnp.asarray(mass_edges, jnp.float32)
 
     def outputs(params, inputs):
