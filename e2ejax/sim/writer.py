@@ -15,6 +15,7 @@ import uproot
 
 from e2ejax.io._atomic import atomic_path as atomic_output
 from e2ejax.io._schema import GROUPS, INT_FIELDS
+from e2ejax.io._write_events import _TreeSink
 
 __all__ = ["GROUPS", "INT_FIELDS", "branch_names", "to_arrays", "EventWriter", "atomic_output", "open_output",
            "round_mantissa", "MANTISSA_BITS", "COMPRESSION"]
@@ -76,28 +77,16 @@ class EventWriter:
     """
 
     def __init__(self, file, info: dict, *, flush_events: int = 1000):
-        self._file = file
-        self._tree = None
-        self._pending: list[dict] = []
-        self._flush_events = flush_events
+        self._sink = _TreeSink(file, "Events", flush_entries=flush_events)
         file["e2ejax_info"] = json.dumps(info, sort_keys=True)
 
     def add(self, records: list[dict]) -> None:
         """Queue event records (dicts as from :func:`e2ejax.sim.samples.make_event`)."""
-        self._pending.extend(records)
-        if len(self._pending) >= self._flush_events:
-            self.flush()
+        self._sink.add(to_arrays(records), len(records))
 
     def flush(self) -> None:
         """Write the queued records."""
-        if not self._pending:
-            return
-        arrays = to_arrays(self._pending)
-        if self._tree is None:
-            types = {k: (v.dtype if isinstance(v, np.ndarray) else v.type.content) for k, v in arrays.items()}
-            self._tree = self._file.mktree("Events", types)
-        self._tree.extend(arrays)
-        self._pending = []
+        self._sink.flush()
 
 
 def open_output(path: str, *, compression: str = "lz4"):
