@@ -23,6 +23,7 @@ COMMANDS = {
     "bench": ("e2ejax.commands.bench", "per-stage timing (read, images, seeds, frames, net, write) and peak memory of tagging"),
     "train": ("e2ejax.commands.train", "train a tagger from a YAML config, with checkpoints, early stopping and resume"),
     "export": ("e2ejax.commands.export", "export a trained model to ONNX and/or TF SavedModel and check parity"),
+    "plot": ("e2ejax.commands.plot", "draw ROC curves of tagged files and loss curves of training runs (mplhep, CMS style)"),
 }
 
 

@@ -20,7 +20,7 @@ def test_train_then_resume(egamma_file, tmp_path, capsys):  # noqa: F811
     cfg.write_text(CONFIG % {"f": egamma_file, "out": tmp_path / "run"})
     assert main(["train", str(cfg), "-q"]) == 0
     out = capsys.readouterr().out
-    assert "trained vgg on 15 egamma seeds" in out and "best validation AUC" in out
+    assert "trained vgg on 15 egamma examples" in out and "best validation AUC" in out
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
     cfg.write_text((CONFIG % {"f": egamma_file, "out": tmp_path / "run"}).replace("epochs: 2", "epochs: 3"))
@@ -37,3 +37,35 @@ def test_train_bad_config(tmp_path, capsys):
     cfg.write_text("model: {name: vgg}\ntask: egamma\ndata: {train: [missing.root], validation: [missing.root]}\n")
     assert main(["train", str(cfg)]) == 2
     assert "missing.root" in capsys.readouterr().err
+
+
+JETCALIB = """
+model: {name: deepsets, options: {n_constituents: 16, hidden: 16}}
+task: jetcalib
+data: {train: [%(f)s], validation: [%(f)s], test: [%(f)s], max_events: 60}
+optimizer: {name: adam, learning_rate: 3.0e-3}
+training: {epochs: 2, batch_size: 32, patience: 5}
+output: %(out)s
+"""
+
+
+def test_train_jetcalib_records_heldout_resolution(tmp_path, capsys):
+    from e2ejax.models import CHECKPOINTS, load_model
+
+    sample = CHECKPOINTS.parent / "e2ejax" / "data" / "sim_qg.root"
+    cfg = tmp_path / "calib.yaml"
+    cfg.write_text(JETCALIB % {"f": sample, "out": tmp_path / "run"})
+    assert main(["train", str(cfg), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "jetcalib examples" in out and "held-out (" in out and "resolution" in out
+    model, card, _ = load_model(tmp_path / "run" / "checkpoints")
+    ev = card["evaluation"]
+    assert ev["jets"] > 50 and ev["uncalibrated"]["resolution"] > 0 and ev["calibrated"]["resolution"] > 0
+    assert card["training_seconds"] > 0 and card["task"] == "jetcalib"
+
+
+def test_train_refuses_model_that_does_not_fit_the_task(tmp_path, capsys):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("model: {name: vgg}\ntask: jetcalib\ndata: {train: [x.root], validation: [x.root]}\n")
+    assert main(["train", str(cfg)]) == 2
+    assert "model 'vgg' does not fit task 'jetcalib': expected model deepsets" in capsys.readouterr().err

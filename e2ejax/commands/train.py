@@ -27,13 +27,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
-def _examples(files, *, task, n_points, max_events, batch_size, seed, shuffle):
+def _examples(files, *, task, n_points, n_constituents, max_events, batch_size, seed, shuffle):
     from e2ejax.frame_batches import fixed_batches, seed_examples
     from e2ejax.io import iterate_events
 
-    chunks = (seed_examples(ev, task=task, n_points=n_points) for ev in iterate_events(list(files), max_events=max_events))
+    events = iterate_events(list(files), max_events=max_events)
+    if task == "jetcalib":
+        from e2ejax.calibration import calibration_examples
+
+        chunks = ((x, t, np.zeros_like(t)) for x, t, _, _ in (calibration_examples(ev, n_constituents=n_constituents) for ev in events))
+    else:
+        chunks = (seed_examples(ev, task=task, n_points=n_points) for ev in events)
     rng = np.random.default_rng(seed) if shuffle else None
     return fixed_batches(chunks, batch_size=batch_size, rng=rng, buffer=8 * batch_size if shuffle else 0)
+
+
+def _check_model_task(name: str, task: str) -> None:
+    wants_deepsets = task == "jetcalib"
+    if wants_deepsets != (name == "deepsets"):
+        expected = "deepsets" if wants_deepsets else "vgg, resnet15 or gnn"
+        raise InputError(f"model {name!r} does not fit task {task!r}: expected model {expected} for this task; fix the config's model.name or task")
+
+
+def _heldout(steps, params, cfg, *, n_points, n_constituents) -> dict:
+    from e2ejax.evaluation import evaluate_calibration, evaluate_tagger
+
+    if cfg.task == "jetcalib":
+        return evaluate_calibration(steps.predict, params, cfg.data.test, n_constituents=n_constituents)
+    return evaluate_tagger(steps.predict, params, cfg.data.test, task=cfg.task, n_points=n_points, batch_size=cfg.training.batch_size)
+
+
+def _summary(cfg, evaluation: dict) -> str:
+    if cfg.task == "jetcalib":
+        u, c = evaluation["uncalibrated"], evaluation["calibrated"]
+        return (f"held-out ({evaluation['jets']} jets): response {u['response']:.3f} -> {c['response']:.3f}, "
+                f"resolution {u['resolution']:.4f} -> {c['resolution']:.4f}")
+    b = evaluation["best_baseline"]
+    return (f"held-out ({evaluation['seeds']} seeds): AUC {evaluation['auc']:.4f} vs baseline {b} "
+            f"{evaluation['baselines'][b]:.4f} (margin {evaluation['margin']:+.4f})")
 
 
 def run(args) -> int:
@@ -41,33 +72,38 @@ def run(args) -> int:
 
     from e2ejax.checkpoint import Checkpointer
     from e2ejax.config import load_config, make_optimizer
+    from e2ejax.evaluation import evaluate_calibration
     from e2ejax.metrics import roc_auc
     from e2ejax.models import abstract_state, save_state
     from e2ejax.nets import build
     from e2ejax.train import TrainState, fit, make_steps
 
     cfg = load_config(args.config)
-    if cfg.task not in ("qg", "top", "tau", "egamma"):
-        raise InputError(f"e2ejax train supports the tagging tasks qg, top, tau and egamma; found task {cfg.task!r}")
+    _check_model_task(cfg.model.name, cfg.task)
     if not cfg.data.validation:
         raise InputError("expected data.validation files in the config (early stopping and the best checkpoint use them)")
     out = Path(cfg.output)
     model = build(cfg.model.name, cfg.model.options, rngs=nnx.Rngs(cfg.training.seed))
     n_points = getattr(model.config, "n_points", None) if cfg.model.name == "gnn" else None
-    common = dict(task=cfg.task, n_points=n_points, max_events=cfg.data.max_events, batch_size=cfg.training.batch_size)
+    n_constituents = getattr(model.config, "n_constituents", None)
+    common = dict(task=cfg.task, n_points=n_points, n_constituents=n_constituents, max_events=cfg.data.max_events,
+                  batch_size=cfg.training.batch_size)
+    kind = "regression" if cfg.task == "jetcalib" else "classification"
     n_train = sum(int(np.sum(b.weights)) for b in _examples(cfg.data.train, seed=0, shuffle=False, **common))
     if n_train == 0:
-        raise InputError(f"no labelled {cfg.task} seeds in {list(cfg.data.train)}; check the files and the task")
+        what = "jets matched to generator jets" if cfg.task == "jetcalib" else f"labelled {cfg.task} seeds"
+        raise InputError(f"no {what} in {list(cfg.data.train)}; check the files and the task")
     steps_per_epoch = -(-n_train // cfg.training.batch_size)
     tx = make_optimizer(cfg.optimizer, total_steps=steps_per_epoch * cfg.training.epochs)
-    steps = make_steps(model, tx, decorrelation=cfg.training.decorrelation)
+    steps = make_steps(model, tx, task=kind, decorrelation=cfg.training.decorrelation)
     state = steps.init()
     ckpt = Checkpointer(out / "checkpoints", max_to_keep=cfg.training.keep_checkpoints)
-    start_epoch, history = 0, []
+    start_epoch, history, spent = 0, [], 0.0
     if not args.fresh and ckpt.latest_step() is not None:
         restored, card = ckpt.restore(abstract_state(model, cfg.optimizer, total_steps=steps_per_epoch * cfg.training.epochs), step="latest")
         state = TrainState(restored["params"], restored["opt_state"], restored["step"])
         history = card.get("history", [])
+        spent = float(card.get("training_seconds", 0.0))
         start_epoch = len(history)
         print(f"resuming from step {int(state.step)} (epoch {start_epoch})", flush=True)
     command = " ".join(shlex.quote(a) for a in [os.path.basename(sys.argv[0])] + sys.argv[1:])
@@ -75,9 +111,12 @@ def run(args) -> int:
 
     def on_epoch_end(epoch, st, metrics, is_best):
         history.append(metrics)
+        extra = {"history": history, "training_seconds": round(time.perf_counter() - t0 + spent, 1)}
+        if is_best and cfg.data.test:  # the held-out figures of these parameters go in their card
+            extra["evaluation"] = _heldout(steps, st.params, cfg, n_points=n_points, n_constituents=n_constituents)
         save_state(ckpt, st, name=cfg.model.name, model=model, task=cfg.task, config=cfg.to_dict(),
                    metrics={"val_loss": metrics["val_loss"], "train_loss": metrics["train_loss"]}, commands=[command],
-                   extra={"history": history})
+                   extra=extra)
         (out / "history.json").write_text(json.dumps(history, indent=2))
 
     state, best, _ = fit(
@@ -87,12 +126,21 @@ def run(args) -> int:
         epochs=cfg.training.epochs, patience=cfg.training.patience, start_epoch=start_epoch,
         on_epoch_end=on_epoch_end, progress=not args.quiet,
     )
-    scores, labels = [], []
-    for batch in _examples(cfg.data.validation, seed=0, shuffle=False, **common):
-        keep = np.asarray(batch.weights) > 0
-        scores.append(np.asarray(steps.predict(best, *batch.inputs))[keep])
-        labels.append(np.asarray(batch.targets)[keep])
-    auc = roc_auc(np.concatenate(labels), np.concatenate(scores))
-    print(f"trained {cfg.model.name} on {n_train} {cfg.task} seeds in {time.perf_counter() - t0:.0f} s; "
-          f"best validation AUC {auc:.4f}; checkpoints in {out / 'checkpoints'}")
+    took = time.perf_counter() - t0 + spent
+    if cfg.task == "jetcalib":
+        result = evaluate_calibration(steps.predict, best, cfg.data.validation, n_constituents=n_constituents)
+        quality = (f"validation resolution {result['uncalibrated']['resolution']:.4f} uncalibrated -> "
+                   f"{result['calibrated']['resolution']:.4f} calibrated")
+    else:
+        scores, labels = [], []
+        for batch in _examples(cfg.data.validation, seed=0, shuffle=False, **common):
+            keep = np.asarray(batch.weights) > 0
+            scores.append(np.asarray(steps.predict(best, *batch.inputs))[keep])
+            labels.append(np.asarray(batch.targets)[keep])
+        quality = f"best validation AUC {roc_auc(np.concatenate(labels), np.concatenate(scores)):.4f}"
+    print(f"trained {cfg.model.name} on {n_train} {cfg.task} examples in {took:.0f} s; {quality}; checkpoints in {out / 'checkpoints'}")
+    if cfg.data.test:
+        best_card = ckpt.card(step="best")
+        if "evaluation" in best_card:
+            print(_summary(cfg, best_card["evaluation"]))
     return 0

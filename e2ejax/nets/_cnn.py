@@ -80,6 +80,8 @@ class ResNetConfig:
         blocks: residual blocks at each width (3).
         n_scalars: extra per-frame scalars fed to the head (e.g. seed ieta/iphi); 0 for none.
         n_outputs: logits per frame.
+        input_scale: one fixed factor per channel applied to the frames first (e.g. 0.1
+            per GeV), part of the network so exported models take raw frames; None: 1.
     """
 
     height: int = 125
@@ -89,6 +91,7 @@ class ResNetConfig:
     blocks: int = 3
     n_scalars: int = 0
     n_outputs: int = 1
+    input_scale: tuple[float, ...] | None = None
 
 
 class _ResBlock(nnx.Module):
@@ -111,6 +114,8 @@ class ResNet15(nnx.Module):
     """
 
     def __init__(self, config: ResNetConfig, *, rngs: nnx.Rngs):
+        if config.input_scale is not None and len(config.input_scale) != config.channels:
+            raise ValueError(f"input_scale: expected one factor per channel ({config.channels}), found {len(config.input_scale)}")
         self.config = config
         f0, f1 = config.features
         self.stem = nnx.Conv(config.channels, f0, (7, 7), strides=2, rngs=rngs)
@@ -129,6 +134,8 @@ class ResNet15(nnx.Module):
         return spec
 
     def __call__(self, frames: jax.Array, scalars: jax.Array | None = None) -> jax.Array:
+        if self.config.input_scale is not None:
+            frames = frames * jnp.asarray(self.config.input_scale, frames.dtype).reshape((1, 1, 1, -1))
         x = _max_pool(jax.nn.relu(self.stem(frames)), 2)
         for block in self.blocks:
             x = block(x)

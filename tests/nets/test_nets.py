@@ -108,3 +108,13 @@ def test_registry_errors():
         nets.build("resnet50", {}, rngs=nnx.Rngs(0))
     with pytest.raises(InputError, match=r"unknown option\(s\) \['depth'\] for network 'vgg'"):
         nets.make_config("vgg", {"depth": 3})
+
+
+def test_resnet15_input_scale_equals_scaling_the_frames():
+    opts = {"height": 33, "width": 33, "channels": 2, "features": [4, 8], "blocks": 1}
+    plain = nets.build("resnet15", opts, rngs=nnx.Rngs(3))
+    scaled = nets.build("resnet15", {**opts, "input_scale": [0.1, 2.0]}, rngs=nnx.Rngs(3))
+    x = jax.random.uniform(jax.random.key(0), (2, 33, 33, 2)) * 20.0
+    np.testing.assert_allclose(scaled(x), plain(x * jnp.asarray([0.1, 2.0]).reshape(1, 1, 1, 2)), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"input_scale: expected one factor per channel \(2\), found 3"):
+        nets.build("resnet15", {**opts, "input_scale": [1.0, 1.0, 1.0]}, rngs=nnx.Rngs(0))
