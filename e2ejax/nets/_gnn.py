@@ -25,6 +25,8 @@ class GNNConfig:
         hidden: widths of the EdgeConv layers.
         head: width of the graph-level MLP.
         n_outputs: logits per graph.
+        input_scale: one fixed factor per feature applied to the points first (e.g. 0.1
+            per GeV), part of the network so exported models take raw points; None: 1.
     """
 
     n_points: int = 64
@@ -33,6 +35,7 @@ class GNNConfig:
     hidden: tuple[int, ...] = (32, 32, 64)
     head: int = 64
     n_outputs: int = 1
+    input_scale: tuple[float, ...] | None = None
 
 
 def masked_pool(h: jax.Array, mask: jax.Array) -> jax.Array:
@@ -77,6 +80,8 @@ class GNNTagger(nnx.Module):
     """
 
     def __init__(self, config: GNNConfig, *, rngs: nnx.Rngs):
+        if config.input_scale is not None and len(config.input_scale) != config.n_features:
+            raise ValueError(f"input_scale: expected one factor per feature ({config.n_features}), found {len(config.input_scale)}")
         self.config = config
         widths = (config.n_features,) + tuple(config.hidden)
         self.layers = nnx.List([_EdgeConv(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])])
@@ -99,6 +104,8 @@ class GNNTagger(nnx.Module):
         edge_mask = edge_ok.reshape(neighbours.shape[0], N * k)
         receivers = jnp.zeros_like(senders) + jnp.repeat(jnp.arange(N, dtype=jnp.int32), k)[None, :]  # [B, N k]
         h = points * mask[..., None]
+        if self.config.input_scale is not None:
+            h = h * jnp.asarray(self.config.input_scale, h.dtype).reshape((1, 1, -1))
         for layer in self.layers:
             h = layer(h, senders, receivers, edge_mask)
         pooled = masked_pool(h, mask)

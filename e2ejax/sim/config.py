@@ -73,5 +73,6 @@ class DetectorConfig(NamedTuple):
     # reconstructed candidates
     pf_photon_min_e: float = 0.5
     pf_neutral_hadron_min_e: float = 1.0
+    pf_hadron_raw_response: bool = True  # neutral hadron candidates keep the raw h/e response (jets need calibration)
     max_shower_spots_em: int = 200
     max_shower_spots_had: int = 100

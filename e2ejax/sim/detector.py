@@ -147,7 +147,9 @@ def particle_flow(gen: Particles, tracks: Tracks, after_conv: Particles, rng: np
     Charged candidates take the track pT and the generator direction. Photons
     (``E > pf_photon_min_e``), neutral hadrons and charged particles without a track
     (``E > pf_neutral_hadron_min_e``, electrons as photons, muons dropped) take
-    the generator direction and an energy smeared with the calorimeter resolution.
+    the generator direction and an energy smeared with the calorimeter resolution;
+    hadrons keep the raw calorimeter response ``hadron_response`` (h/e < 1) unless
+    ``cfg.pf_hadron_raw_response`` is off, so jets need a calibration.
     Conversion legs are not candidates; their photon is. Acceptance ``|eta| < 3``.
 
     Returns:
@@ -168,7 +170,8 @@ def particle_flow(gen: Particles, tracks: Tracks, after_conv: Particles, rng: np
     hadron_like = inside & ~photon_like & ~np.isin(apid, NEUTRINOS) & (apid != 13) & (apid != 11) & ~tracked
     e_em = gen.e * (1.0 + calo.em_resolution(gen.e, cfg) * rng.standard_normal(n))
     e_dep = deposited_energy(gen)
-    e_had = e_dep * (1.0 + calo.hadron_resolution(e_dep, cfg) * rng.standard_normal(n))
+    scale = calo.hadron_response(e_dep, cfg) if cfg.pf_hadron_raw_response else 1.0
+    e_had = scale * e_dep * (1.0 + calo.hadron_resolution(e_dep, cfg) * rng.standard_normal(n))
     photon = photon_like & (e_em > cfg.pf_photon_min_e)
     neutral = hadron_like & (e_had > cfg.pf_neutral_hadron_min_e)
     energy = np.where(photon, e_em, e_had)

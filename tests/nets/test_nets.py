@@ -118,3 +118,16 @@ def test_resnet15_input_scale_equals_scaling_the_frames():
     np.testing.assert_allclose(scaled(x), plain(x * jnp.asarray([0.1, 2.0]).reshape(1, 1, 1, 2)), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"input_scale: expected one factor per channel \(2\), found 3"):
         nets.build("resnet15", {**opts, "input_scale": [1.0, 1.0, 1.0]}, rngs=nnx.Rngs(0))
+
+
+def test_gnn_input_scale_equals_scaling_the_points_and_keeps_the_graph():
+    opts = {"n_points": 12, "n_features": 4, "k": 3, "hidden": [8], "head": 8}
+    scale = [0.1, 10.0, 1.0, 1.0]  # coordinates (last two) unscaled: same kNN graph
+    plain = nets.build("gnn", opts, rngs=nnx.Rngs(5))
+    scaled = nets.build("gnn", {**opts, "input_scale": scale}, rngs=nnx.Rngs(5))
+    points = jax.random.uniform(jax.random.key(1), (3, 12, 4))
+    mask = (jnp.arange(12) < 9).astype(jnp.float32)[None, :] * jnp.ones((3, 1))
+    want = plain(points * jnp.asarray(scale).reshape(1, 1, 4), mask)
+    np.testing.assert_allclose(scaled(points, mask), want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"input_scale: expected one factor per feature \(4\), found 2"):
+        nets.build("gnn", {**opts, "input_scale": [1.0, 1.0]}, rngs=nnx.Rngs(0))

@@ -1,0 +1,143 @@
+"""The main job's figures: end-to-end vs model-only throughput, auto vs ONNX Runtime alone, RSS vs input size.
+
+Run: ``python benchmarks/tagging.py [--model qg] [--backend auto] [--scale 10]``.
+
+1. Model-only: the tagger's network on the frames of the whole shipped sample,
+   prepared beforehand (seeds/s of real seeds). End-to-end: ``tag_files`` on the same
+   file (read, images, seeds, frames, network, friend-tree write). Both on ``--backend``.
+2. On CPU, ``auto`` (ONNX Runtime inside the Tagger) vs a bare ``onnxruntime`` session
+   on the same frames with the same thread count.
+3. ``e2ejax tag`` in fresh processes on the sample and on the sample repeated
+   ``--scale`` times: peak RSS (``ru_maxrss`` of the child) and events/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import table  # noqa: E402
+
+from e2ejax.commands.tag import DATA, SHIPPED_SAMPLE  # noqa: E402
+
+
+def _tab(headers, rows) -> str:
+    return table([dict(zip(headers, r)) for r in rows], headers)
+
+
+def _best_rate(fn, n_items, *, repeat=3):
+    fn()  # compile / warm up
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return n_items / best
+
+
+def model_vs_end_to_end(name: str, backend: str, sample: Path, batch_size: int, workdir: Path) -> dict:
+    from e2ejax.io import iterate_events
+    from e2ejax.pipeline import Tagger, tag_files
+
+    tagger = Tagger.from_pretrained(name, backend=backend)
+    prepared, n_seeds = [], 0
+    for events in iterate_events(str(sample), step_size=batch_size):
+        from e2ejax.features import trim_seed_slots
+
+        inputs, _, mask, _ = tagger.inputs(trim_seed_slots(dict(events), tagger.group))
+        prepared.append(inputs)
+        n_seeds += int(np.asarray(mask).sum())
+    model_rate = _best_rate(lambda: [tagger.network(x) for x in prepared], n_seeds)
+    out = workdir / "scores.root"
+    e2e_rate = _best_rate(lambda: tag_files({name: tagger}, str(sample), str(out), step_size=batch_size, progress=False), n_seeds)
+    return {"seeds": n_seeds, "model_only": model_rate, "end_to_end": e2e_rate, "prepared": prepared, "tagger": tagger}
+
+
+def auto_vs_bare_ort(name: str, prepared, n_seeds: int) -> dict:
+    from e2ejax.export import onnx_session
+    from e2ejax.models import resolve_checkpoint
+    from e2ejax.pipeline import Tagger
+
+    tagger = Tagger.from_pretrained(name, backend="auto", threads=1)
+    session = onnx_session(str(resolve_checkpoint(name) / "model.onnx"), threads=1)
+    names = [s.name for s in tagger.model.input_spec]
+    host = [tuple(np.asarray(a) for a in x) for x in prepared]
+    bare = _best_rate(lambda: [session.run(None, dict(zip(names, x))) for x in host], n_seeds)
+    auto = _best_rate(lambda: [tagger.network(x) for x in prepared], n_seeds)
+    return {"auto": auto, "bare_ort": bare, "auto_backend": tagger.backend}
+
+
+def repeated_file(sample: Path, scale: int, path: Path) -> int:
+    from e2ejax.io import iterate_events, write_events
+
+    batches = list(iterate_events(str(sample), step_size=500))
+    return write_events(str(path), (b for _ in range(scale) for b in batches))
+
+
+def tag_process(files, name: str, backend: str, batch_size: int, workdir: Path) -> dict:
+    """Run ``e2ejax tag`` in a fresh process; peak RSS (MB) and wall time."""
+    cmd = [sys.executable, "-m", "e2ejax", "tag", *map(str, files), "--model", name, "--backend", backend,
+           "--batch-size", str(batch_size), "-q", "-o", str(workdir / "rss_scores.root")]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(err.read())
+        return {"peak_rss_mb": usage.ru_maxrss / 1024, "wall_s": wall, "line": out.read().strip().splitlines()[-1]}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="qg", help="shipped model name (default qg)")
+    parser.add_argument("--backend", default="auto", choices=["auto", "xla", "onnxruntime"])
+    parser.add_argument("--batch-size", type=int, default=64, help="events per batch")
+    parser.add_argument("--scale", type=int, default=10, help="input growth for the RSS check")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    from e2ejax.models import SHIPPED
+
+    sample = DATA / SHIPPED_SAMPLE[SHIPPED[args.model]]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        r = model_vs_end_to_end(args.model, args.backend, sample, args.batch_size, workdir)
+        rows = [["model only (" + r["tagger"].backend + ")", f"{r['model_only']:.0f}", "1.00"],
+                ["end to end (tag_files)", f"{r['end_to_end']:.0f}", f"{r['end_to_end'] / r['model_only']:.2f}"]]
+        print(f"{args.model}: {r['seeds']} seeds in {sample.name}")
+        print(_tab(["seeds/s", "rate", "ratio to model only"], rows))
+        results["end_to_end_over_model_only"] = r["end_to_end"] / r["model_only"]
+        results.update(model_only=r["model_only"], end_to_end=r["end_to_end"], seeds=r["seeds"])
+        a = auto_vs_bare_ort(args.model, r["prepared"], r["seeds"])
+        print(_tab(["network on the same frames", "seeds/s", "ratio to bare ORT"],
+                    [[f"Tagger auto ({a['auto_backend']})", f"{a['auto']:.0f}", f"{a['auto'] / a['bare_ort']:.2f}"],
+                     ["bare onnxruntime session", f"{a['bare_ort']:.0f}", "1.00"]]))
+        results["auto_over_bare_ort"] = a["auto"] / a["bare_ort"]
+        big = workdir / f"x{args.scale}.root"
+        n_big = repeated_file(sample, args.scale, big)
+        small_run = tag_process([sample], args.model, args.backend, args.batch_size, workdir)
+        big_run = tag_process([big], args.model, args.backend, args.batch_size, workdir)
+        print(_tab(["e2ejax tag (fresh process)", "events", "peak RSS MB", "wall s"],
+                    [["sample", "1x", f"{small_run['peak_rss_mb']:.0f}", f"{small_run['wall_s']:.1f}"],
+                     [f"sample x{args.scale}", str(n_big), f"{big_run['peak_rss_mb']:.0f}", f"{big_run['wall_s']:.1f}"]]))
+        results["rss_ratio"] = big_run["peak_rss_mb"] / small_run["peak_rss_mb"]
+        results.update(rss_small_mb=small_run["peak_rss_mb"], rss_big_mb=big_run["peak_rss_mb"])
+        print(f"peak RSS ratio x{args.scale} input: {results['rss_ratio']:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
