@@ -129,3 +129,69 @@ def test_errors():
         extract_frames(img, seeds[:1], height=5, width=5)
     with pytest.raises(ValueError, match="expected height to be a positive int, got 0"):
         extract_frames(img, seeds, height=0, width=5)
+
+
+def _edge_case(rng, B, H, W, C, height, width):
+    """Seeds on the first and last image rows with wrapping columns, plus random ones."""
+    images = rng.normal(size=(B, H, W, C)).astype(np.float32)
+    oh, ow = frame_offset(height), frame_offset(width)
+    fixed = [[0, ow - 1], [0, W - 1 + ow], [H - 1, 0], [H - 1 - height + oh + 1, W - 1], [oh, 0], [H - 1, W // 2]]
+    seeds = np.array([fixed + rng.integers(-height, H + height, (3, 2)).tolist() for _ in range(B)], np.int32)
+    return images, seeds
+
+
+@pytest.mark.parametrize("B,C,height,width", [(1, 1, 5, 5), (1, 3, 4, 7), (3, 1, 9, 12), (2, 2, 6, 11)])
+def test_edge_rows_with_wrap_match_loop(rng, B, C, height, width):
+    # the fast path borrows wrapped columns from the previous image row; image row 0
+    # of event 0 and row H-1 of event B-1 have no neighbour and take the exact fix-up
+    images, seeds = _edge_case(rng, B, 7, 12, C, height, width)
+    expected = recoe2e_crop(images, seeds, height, width)
+    results = run_three_ways(extract_frames, images, seeds, height=height, width=width)
+    assert_all_close(results, expected, rtol=0, atol=0)
+
+
+def test_both_code_paths_agree(rng):
+    from e2ejax.ops._frames import _pixel_gather_frames, _two_segment_frames
+
+    images, seeds = _edge_case(rng, 2, 9, 10, 2, 5, 6)
+    rows = seeds[..., 0, None] - frame_offset(5) + np.arange(5)[None, None, :]
+    inside = (rows >= 0) & (rows < 9)
+    args = (jnp.asarray(images), jnp.asarray(rows), jnp.asarray(inside), jnp.asarray(seeds[..., 1]), 6)
+    np.testing.assert_array_equal(_two_segment_frames(*args), _pixel_gather_frames(*args))
+
+
+@pytest.mark.parametrize("width", [4, 10, 13])  # fast path, full-width frame, wider than the image
+def test_gradient_on_edge_rows_is_the_crop(rng, width):
+    B, H, W, C, height = 2, 6, 10, 2, 5
+    images, seeds = _edge_case(rng, B, H, W, C, height, min(width, W))
+    weights = rng.normal(size=(B, seeds.shape[1], height, width, C)).astype(np.float32)
+    loss = lambda x: jnp.sum(extract_frames(x, seeds, height=height, width=width)[0] * weights)  # noqa: E731
+    grad = jax.grad(loss)(images)
+    expected = np.zeros_like(images)
+    oh, ow = frame_offset(height), frame_offset(width)
+    for b in range(B):
+        for s in range(seeds.shape[1]):
+            for i in range(height):
+                r = seeds[b, s, 0] - oh + i
+                if 0 <= r < H:
+                    for j in range(width):
+                        expected[b, r, (seeds[b, s, 1] - ow + j) % W] += weights[b, s, i, j]
+    np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-5)
+    grad_vmap = jax.vmap(jax.grad(lambda x, s, w: jnp.sum(extract_frames(x, s, height=height, width=width)[0] * w)))(
+        images[None], seeds[None], weights[None]
+    )
+    np.testing.assert_allclose(grad_vmap[0], expected, rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    B=st.integers(1, 3), H=st.integers(1, 9), W=st.integers(1, 12), C=st.integers(1, 3),
+    height=st.integers(1, 9), width=st.integers(1, 12), seed=st.integers(0, 2**31 - 1),
+)
+def test_property_edges_match_loop(B, H, W, C, height, width, seed):
+    rng = np.random.default_rng(seed)
+    images, seeds = _edge_case(rng, B, H, W, C, height, width)
+    frames, ok = jax.jit(extract_frames, static_argnames=("height", "width"))(images, seeds, height=height, width=width)
+    exp_frames, exp_ok = recoe2e_crop(images, seeds, height, width)
+    np.testing.assert_array_equal(frames, exp_frames)
+    np.testing.assert_array_equal(ok, exp_ok)
