@@ -73,6 +73,7 @@ def run(args) -> int:
     from e2ejax.checkpoint import Checkpointer
     from e2ejax.config import load_config, make_optimizer
     from e2ejax.evaluation import evaluate_calibration
+    from e2ejax.io._info import file_provenance
     from e2ejax.metrics import roc_auc
     from e2ejax.models import abstract_state, save_state
     from e2ejax.nets import build
@@ -107,11 +108,12 @@ def run(args) -> int:
         start_epoch = len(history)
         print(f"resuming from step {int(state.step)} (epoch {start_epoch})", flush=True)
     command = " ".join(shlex.quote(a) for a in [os.path.basename(sys.argv[0])] + sys.argv[1:])
+    data_provenance = {split: [file_provenance(f) for f in getattr(cfg.data, split)] for split in ("train", "validation", "test")}
     t0 = time.perf_counter()
 
     def on_epoch_end(epoch, st, metrics, is_best):
         history.append(metrics)
-        extra = {"history": history, "training_seconds": round(time.perf_counter() - t0 + spent, 1)}
+        extra = {"history": history, "training_seconds": round(time.perf_counter() - t0 + spent, 1), "data": data_provenance}
         if is_best and cfg.data.test:  # the held-out figures of these parameters go in their card
             extra["evaluation"] = _heldout(steps, st.params, cfg, n_points=n_points, n_constituents=n_constituents)
         save_state(ckpt, st, name=cfg.model.name, model=model, task=cfg.task, config=cfg.to_dict(),
