@@ -15,7 +15,8 @@ Saving is atomic: orbax writes a step to ``DIR/<step>.orbax-checkpoint-tmp-<n>``
 renames it to ``DIR/<step>`` once everything is on disk (``AtomicRenameTemporaryPath``,
 chosen explicitly here); a process killed mid-save leaves only the temporary folder,
 which is ignored when listing steps and deleted the next time the directory is opened.
-``model_card.json`` is written to a temporary name and ``os.replace``d. Saves are
+``model_card.json`` is written to a temporary name and ``os.replace``d (a temporary card
+left by a killed process is removed by the next save). Saves are
 synchronous, so a step reported as saved is complete.
 
 Kept steps: the ``max_to_keep`` most recent ones plus the best by ``best_metric``
@@ -32,8 +33,10 @@ one host copy of the state per save and per restore.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
 import tempfile
@@ -168,6 +171,22 @@ def _atomic_write_json(path: Path, obj) -> None:
         raise
 
 
+class _DropOrbaxRecords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "orbax" not in record.pathname
+
+
+@contextlib.contextmanager
+def _quiet_orbax():
+    """Hold back orbax's own log lines while reading: a damaged checkpoint is reported once, by an InputError."""
+    logger, drop = logging.getLogger("absl"), _DropOrbaxRecords()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0].split(" [tensorstore_spec=")[0] if text else ""
@@ -249,7 +268,8 @@ class Checkpointer:
             _INTEGRITY: ocp.JsonCheckpointHandler(),
         }
         try:
-            self._mgr = ocp.CheckpointManager(self.directory, options=options, item_handlers=handlers)
+            with _quiet_orbax():
+                self._mgr = ocp.CheckpointManager(self.directory, options=options, item_handlers=handlers)
         except Exception as exc:
             raise InputError(
                 f"cannot open checkpoint directory {self.directory}: {_first_line(exc)}; "
@@ -276,8 +296,9 @@ class Checkpointer:
         mgr = self._manager(create=False)
         if mgr is None:
             return []
-        mgr.reload()
-        return sorted(int(s) for s in mgr.all_steps())
+        with _quiet_orbax():
+            mgr.reload()
+            return sorted(int(s) for s in mgr.all_steps())
 
     def latest_step(self) -> int | None:
         """The most recent complete step, or None."""
@@ -332,7 +353,8 @@ class Checkpointer:
     def _read_json_item(self, step: int, item: str) -> dict:
         path = self._step_dir(step) / item / "metadata"
         try:
-            restored = self._mgr.restore(step, args=ocp.args.Composite(**{item: ocp.args.JsonRestore()}))
+            with _quiet_orbax():
+                restored = self._mgr.restore(step, args=ocp.args.Composite(**{item: ocp.args.JsonRestore()}))
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"the {item} file {path} of step {step} is not valid JSON ({exc.msg} at line {exc.lineno}, "
@@ -432,6 +454,9 @@ class Checkpointer:
             "steps": steps,
             "card": best_card,
         }
+        for stale in self.directory.glob(f".{MODEL_CARD_FILE}.*.tmp"):  # left by a process killed mid-write
+            with contextlib.suppress(OSError):
+                stale.unlink()
         _atomic_write_json(self.directory / MODEL_CARD_FILE, summary)
 
     # -- restore -------------------------------------------------------------------------
@@ -476,7 +501,8 @@ class Checkpointer:
         wanted = {p: _abstract_record(leaf) for p, leaf in _paths(abstract_state)}
         self._check_structure(step, saved, wanted)
         try:
-            restored = self._mgr.restore(step, args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(abstract_state)}))
+            with _quiet_orbax():
+                restored = self._mgr.restore(step, args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(abstract_state)}))
         except Exception as exc:
             raise InputError(
                 f"step {step} in {self.directory} is corrupt or incomplete ({_first_line(exc)}); "

@@ -2,7 +2,8 @@
 
 Each subcommand lives in the module that owns its feature and exposes
 ``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them and
-turns :class:`e2ejax.errors.E2EJaxError` into one line on stderr and exit code 2.
+turns :class:`e2ejax.errors.E2EJaxError` (and an ``OSError`` from the environment,
+such as a permission error) into one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -47,7 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except E2EJaxError as exc:
-        print(f"e2ejax {args.command}: error: {exc}", file=sys.stderr)
+        print(f"e2ejax {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the environment (permissions, disk, limits), not the input: still one line
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"e2ejax {args.command}: error: {exc.strerror or exc}{where}; check the path, its permissions "
+              "and the free space", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"e2ejax {args.command}: interrupted", file=sys.stderr)

@@ -77,6 +77,36 @@ class TrainConfig:
 _TASKS = ("qg", "top", "tau", "egamma", "jetcalib")
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+#: annotation (as written in the dataclasses above) -> (check, description for messages)
+_TYPES = {
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "float": (_is_number, "a number"),
+    "dict": (lambda v: isinstance(v, dict), "a mapping"),
+    "int | None": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "an integer or null"),
+    "float | None": (lambda v: v is None or _is_number(v), "a number or null"),
+    "tuple[str, ...]": (lambda v: isinstance(v, tuple) and all(isinstance(x, str) for x in v), "a list of strings"),
+}
+
+
+def _check_type(cls, name: str, value, where: str):
+    annotation = {f.name: f.type for f in dataclasses.fields(cls)}[name]
+    annotation = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    if annotation == "tuple[str, ...]" and isinstance(value, str):
+        value = (value,)  # one file may be given without a list
+    check, described = _TYPES.get(annotation, (lambda v: True, ""))
+    if not check(value):
+        hint = "; YAML reads 1e-3 as text: write 1.0e-3" if annotation.startswith("float") and isinstance(value, str) else ""
+        raise InputError(
+            f"expected '{where}.{name}' to be {described}, found {type(value).__name__} {value!r}; fix the config{hint}"
+        )
+    return float(value) if annotation == "float" else value
+
+
 def _build(cls, raw, where: str):
     if not isinstance(raw, dict):
         raise InputError(f"expected a mapping for '{where}', found {type(raw).__name__}: {raw!r}")
@@ -89,7 +119,7 @@ def _build(cls, raw, where: str):
         raise InputError(f"missing key(s) {missing} in '{where}'")
     values = {}
     for key, value in raw.items():
-        values[key] = tuple(value) if isinstance(value, list) else value
+        values[key] = _check_type(cls, key, tuple(value) if isinstance(value, list) else value, where)
     try:
         return cls(**values)
     except TypeError as exc:
@@ -112,7 +142,10 @@ def load_config(path) -> TrainConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(f"config {str(path)!r} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
+            problem += " (configs are plain YAML: tags such as !!python/... are refused, nothing is constructed or run)"
+        raise InputError(f"config {str(path)!r} is not valid YAML{where}: {problem}") from None
     return parse_config(raw, base=path.parent)
 
 
@@ -131,7 +164,7 @@ def parse_config(raw, *, base: Path | None = None) -> TrainConfig:
     if model.name not in REGISTRY:
         raise InputError(f"unknown network {model.name!r} in 'model.name'; expected one of {sorted(REGISTRY)}")
     make_config(model.name, model.options)  # validates the options
-    if raw["task"] not in _TASKS:
+    if not isinstance(raw["task"], str) or raw["task"] not in _TASKS:
         raise InputError(f"unknown task {raw['task']!r}; expected one of {list(_TASKS)}")
     data = _build(DataSpec, raw["data"], "data")
     if base is not None:
@@ -145,7 +178,10 @@ def parse_config(raw, *, base: Path | None = None) -> TrainConfig:
     training = _build(TrainingSpec, raw.get("training", {}), "training")
     if training.epochs < 1 or training.batch_size < 1:
         raise InputError(f"expected training.epochs >= 1 and training.batch_size >= 1, got {training.epochs} and {training.batch_size}")
-    return TrainConfig(model=model, task=raw["task"], data=data, optimizer=optimizer, training=training, output=str(raw.get("output", "runs/e2ejax")))
+    output = raw.get("output", "runs/e2ejax")
+    if not isinstance(output, str) or not output:
+        raise InputError(f"expected 'output' to be a directory path (a string), found {output!r}; fix the config")
+    return TrainConfig(model=model, task=raw["task"], data=data, optimizer=optimizer, training=training, output=output)
 
 
 def make_optimizer(spec: OptimizerSpec, *, total_steps: int) -> optax.GradientTransformation:

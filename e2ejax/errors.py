@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["E2EJaxError", "InputError", "MissingDependencyError"]
+__all__ = ["E2EJaxError", "InputError", "OutputError", "MissingDependencyError"]
 
 
 class E2EJaxError(Exception):
@@ -11,6 +11,10 @@ class E2EJaxError(Exception):
 
 class InputError(E2EJaxError, ValueError):
     """A file, branch, argument or array that is not what e2ejax expects."""
+
+
+class OutputError(E2EJaxError, OSError):
+    """An output could not be written (disk full, file-size limit, quota); nothing was left at its path."""
 
 
 class MissingDependencyError(E2EJaxError, ImportError):

@@ -20,6 +20,7 @@ import numpy as np
 
 from e2ejax import __version__
 from e2ejax.errors import InputError, require
+from e2ejax.io._atomic import atomic_path
 from e2ejax.nets import GNNTagger, spec_to_json
 from e2ejax.train import make_predict
 
@@ -44,9 +45,8 @@ def _export_card(model, *, task, layout, fmt, extra):
 
 
 def _write_json_atomic(path: Path, payload: dict):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def to_onnx(model, path, *, task: str = "classification", layout: str = "NHWC", card: dict | None = None) -> Path:
@@ -86,9 +86,8 @@ def to_onnx(model, path, *, task: str = "classification", layout: str = "NHWC", 
     onnx.checker.check_model(proto)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(proto.SerializeToString())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(proto.SerializeToString())
     _write_json_atomic(path.with_name(path.name + ".json"), _export_card(model, task=task, layout=layout, fmt="onnx", extra=card))
     return path
 
@@ -150,7 +149,14 @@ def onnx_session(path, *, threads: int = 1):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail / InvalidProtobuf / NoSuchFile types
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        raise InputError(
+            f"expected an ONNX model at {str(path)!r}; ONNX Runtime cannot load it ({type(exc).__name__}: {first}); "
+            "the file may be truncated or corrupt: export it again with 'e2ejax export'"
+        ) from None
 
 
 def random_inputs(model, batch: int, *, seed: int = 0) -> list[np.ndarray]:

@@ -15,6 +15,7 @@ intra_op_parallelism_threads=1`` in the environment.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Mapping, NamedTuple
@@ -27,7 +28,15 @@ from e2ejax.errors import InputError
 from e2ejax.features import TASKS, egamma_inputs, frames_to_points, jet_inputs, trim_seed_slots
 from e2ejax.train import make_predict
 
-__all__ = ["Tagger", "TagResult", "resolve_backend", "tag_files"]
+__all__ = ["Tagger", "TagResult", "resolve_backend", "tag_files", "REQUIRED_GROUPS"]
+
+#: task -> sparse hit groups its inputs are built from (read from every file, missing ones named).
+REQUIRED_GROUPS = {
+    "egamma": ("eb", "eg"),
+    "qg": ("trk", "eb", "hbhe", "jet"),
+    "tau": ("trk", "eb", "hbhe", "jet"),
+    "top": ("trk", "eb", "hbhe", "bpix", "jet"),
+}
 
 
 class TagResult(NamedTuple):
@@ -44,6 +53,29 @@ class TagResult(NamedTuple):
     mask: np.ndarray
     in_acceptance: np.ndarray
     seeds: np.ndarray
+
+
+def _check_events(events: Mapping) -> dict:
+    """Padded event arrays as numpy ``[B, N]`` (``event``: ``[B]``), one ``B`` for all; InputError otherwise."""
+    if not isinstance(events, Mapping):
+        raise InputError(f"expected events as a mapping name -> padded array (an EventBatch or a dict); found {type(events).__name__}")
+    from e2ejax.io import GROUPS
+
+    out, sizes = {}, {}
+    for name, value in events.items():
+        shape = np.shape(value)
+        group = name.split("_", 1)[0]
+        hits = group in GROUPS and name.split("_", 1)[-1] in GROUPS[group] + ("mask",)
+        if (hits and len(shape) != 2) or len(shape) == 0:
+            expected = "[B, N] (events x padded hits)" if hits else "[B, ...]"
+            raise InputError(f"expected event field {name!r} of shape {expected}; found shape {shape}; "
+                             "pass the padded arrays of e2ejax.io.iterate_events")
+        sizes.setdefault(shape[0], name)
+        out[name] = value
+    if len(sizes) > 1:
+        raise InputError(f"expected every event field to have the same number of events B; found {sorted(sizes)} "
+                         f"(e.g. {list(sizes.values())[:2]})")
+    return out
 
 
 def resolve_backend(backend: str) -> str:
@@ -122,7 +154,7 @@ class Tagger:
         Trailing empty seed slots are dropped first (:func:`e2ejax.features.trim_seed_slots`),
         so the result's ``S`` may be smaller than the input's padded size.
         """
-        inputs, seeds, mask, ok = self._inputs(trim_seed_slots(events, self.group))
+        inputs, seeds, mask, ok = self._inputs(trim_seed_slots(_check_events(events), self.group))
         B, S = mask.shape
         scores = self.network(inputs)
         mask = np.asarray(mask)
@@ -130,10 +162,28 @@ class Tagger:
         return TagResult(scores, mask, np.asarray(ok) & mask, np.asarray(seeds))
 
     def network(self, inputs) -> np.ndarray:
-        """The network alone on the backend: model inputs (flattened over seeds) -> float32 scores ``[N]``."""
+        """The network alone on the backend: model inputs (flattened over seeds) -> float32 scores ``[N]``.
+
+        Raises:
+            InputError: when the inputs do not match ``model.input_spec`` in number, shape or batch size.
+        """
+        self._check_inputs(inputs)
         if self._session is None:
             return np.asarray(self._predict(self._params, *inputs))
         return self._session.run(["scores"], {n: np.asarray(x) for n, x in zip(self._names, inputs)})[0]
+
+    def _check_inputs(self, inputs) -> None:
+        specs = self.model.input_spec
+        if not isinstance(inputs, (tuple, list)) or len(inputs) != len(specs):
+            found = len(inputs) if isinstance(inputs, (tuple, list)) else type(inputs).__name__
+            raise InputError(f"expected {len(specs)} network input(s) {[s.name for s in specs]} as a tuple; found {found}")
+        batch = {np.shape(x)[:1] for x in inputs}
+        for spec, x in zip(specs, inputs):
+            if tuple(np.shape(x)[1:]) != tuple(spec.shape) or np.ndim(x) != len(spec.shape) + 1:
+                raise InputError(f"expected network input {spec.name!r} of shape [N, {', '.join(map(str, spec.shape))}]; "
+                                 f"found {tuple(np.shape(x))}; build inputs with Tagger.inputs(events)")
+        if len(batch) != 1:
+            raise InputError(f"expected one batch size N for all network inputs; found {sorted(batch)}")
 
     @classmethod
     def from_pretrained(cls, name_or_path, *, backend: str = "auto", threads: int = 1) -> "Tagger":
@@ -141,8 +191,16 @@ class Tagger:
         directory; a ``model.onnx`` exported beside the checkpoint is used when present."""
         from e2ejax.models import load_model, resolve_checkpoint
 
-        model, card, _ = load_model(name_or_path)
-        onnx_path = resolve_checkpoint(name_or_path) / "model.onnx"
+        directory = resolve_checkpoint(name_or_path)
+        try:
+            model, card, _ = load_model(directory)
+        except InputError as exc:
+            if str(directory) in str(exc):
+                raise
+            raise InputError(f"the checkpoint {str(directory)!r} cannot be loaded: {exc}") from None
+        onnx_path = directory / "model.onnx"
+        if onnx_path.exists():
+            _check_onnx_card(onnx_path, model, card)
         return cls(model, task=card["task"], backend=backend, onnx_path=onnx_path if onnx_path.exists() else None, threads=threads)
 
     def score_fn(self):
@@ -154,6 +212,28 @@ class Tagger:
             return jnp.where(mask, predict(params, *inputs).reshape(mask.shape), 0.0)
 
         return scores
+
+
+def _check_onnx_card(onnx_path: Path, model, card: Mapping) -> None:
+    """The ONNX file beside a checkpoint must be the export of the restored step (its JSON card says so)."""
+    from e2ejax.nets import spec_to_json
+
+    meta = onnx_path.with_name(onnx_path.name + ".json")
+    fix = f"re-export it (e2ejax export {onnx_path.parent} -o {onnx_path.parent}) or delete {onnx_path.name}"
+    try:
+        found = json.loads(meta.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"expected the export card {str(meta)!r} beside {str(onnx_path)!r} as JSON; cannot read it "
+                         f"({type(exc).__name__}: {exc}); {fix}") from None
+    if not isinstance(found, dict):
+        raise InputError(f"expected the export card {str(meta)!r} to hold a JSON object; found {type(found).__name__}; {fix}")
+    checks = [("inputs", spec_to_json(model.input_spec)), ("layout", "NHWC")]
+    if "checkpoint_step" in found:
+        checks.append(("checkpoint_step", card.get("step")))
+    for key, expected in checks:
+        if found.get(key) != expected:
+            raise InputError(f"expected {str(onnx_path)!r} to be the export of the checkpoint's model ({key} {expected!r}, "
+                             f"from its model card); its export card says {found.get(key)!r}; {fix}")
 
 
 def tag_files(taggers: Mapping[str, Tagger], files, output, *, step_size: int = 256, max_events=None, progress: bool = True) -> dict:
@@ -188,8 +268,12 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, step_size: int = 
     t0 = time.perf_counter()
     bar = tqdm(desc="tag", unit="ev", disable=not progress)
     with PredictionWriter(output, group=group) as writer:
-        for batch in iterate_events(files, step_size=step_size, max_events=max_events):
-            results = {name: tagger(batch) for name, tagger in taggers.items()}
+        require = sorted({g for t in taggers.values() for g in REQUIRED_GROUPS[t.task]})
+        for batch in iterate_events(files, step_size=step_size, max_events=max_events, require=require):
+            try:
+                results = {name: tagger(batch) for name, tagger in taggers.items()}
+            except InputError as exc:
+                raise InputError(f"{batch.file!r} entries [{batch.entry_start}, {batch.entry_stop}): {exc}") from None
             first = next(iter(results.values()))
             writer.write({name: r.scores for name, r in results.items()}, mask=first.mask, batch=batch)
             n_events += len(first.mask)

@@ -195,6 +195,8 @@ def fit(
     start_epoch: int = 0,
     on_epoch_end: Callable[[int, TrainState, dict, bool], None] | None = None,
     progress: bool = True,
+    history_before=(),
+    best_params=None,
 ):
     """Train for ``epochs`` epochs with early stopping on the validation loss.
 
@@ -207,13 +209,20 @@ def fit(
         patience: epochs without improvement before stopping.
         on_epoch_end: ``(epoch, state, metrics, is_best)`` hook, e.g. to save checkpoints.
         progress: show a tqdm bar per epoch.
+        history_before: on resume, the metrics of the epochs already run, so that the best
+            score and the patience count continue where they were.
+        best_params: on resume, the parameters of the best epoch so far.
 
     Returns:
         ``(state, best_params, history)``; ``history`` is a list of per-epoch metric dicts.
     """
     from tqdm.auto import tqdm
 
-    history, best, best_params, stale = [], float("inf"), state.params, 0
+    scores = [h.get("val_loss", h["train_loss"]) for h in history_before]
+    best = min(scores, default=float("inf"))
+    stale = len(scores) - 1 - scores.index(best) if scores else 0
+    best_params = state.params if best_params is None else best_params
+    history = []
     for epoch in range(start_epoch, epochs):
         total, n = 0.0, 0
         bar = tqdm(train_batches(epoch), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)

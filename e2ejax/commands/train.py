@@ -99,11 +99,13 @@ def run(args) -> int:
     steps = make_steps(model, tx, task=kind, decorrelation=cfg.training.decorrelation)
     state = steps.init()
     ckpt = Checkpointer(out / "checkpoints", max_to_keep=cfg.training.keep_checkpoints)
-    start_epoch, history, spent = 0, [], 0.0
+    start_epoch, history, spent, best_params = 0, [], 0.0, None
     if not args.fresh and ckpt.latest_step() is not None:
-        restored, card = ckpt.restore(abstract_state(model, cfg.optimizer, total_steps=steps_per_epoch * cfg.training.epochs), step="latest")
+        abstract = abstract_state(model, cfg.optimizer, total_steps=steps_per_epoch * cfg.training.epochs)
+        restored, card = ckpt.restore(abstract, step="latest")
         state = TrainState(restored["params"], restored["opt_state"], restored["step"])
         history = card.get("history", [])
+        best_params = ckpt.restore(abstract, step="best")[0]["params"] if history else None
         spent = float(card.get("training_seconds", 0.0))
         start_epoch = len(history)
         print(f"resuming from step {int(state.step)} (epoch {start_epoch})", flush=True)
@@ -126,7 +128,7 @@ def run(args) -> int:
         lambda epoch: _examples(cfg.data.train, seed=cfg.training.seed * 1000 + epoch, shuffle=True, **common),
         lambda: _examples(cfg.data.validation, seed=0, shuffle=False, **common),
         epochs=cfg.training.epochs, patience=cfg.training.patience, start_epoch=start_epoch,
-        on_epoch_end=on_epoch_end, progress=not args.quiet,
+        on_epoch_end=on_epoch_end, progress=not args.quiet, history_before=list(history), best_params=best_params,
     )
     took = time.perf_counter() - t0 + spent
     if cfg.task == "jetcalib":

@@ -19,7 +19,7 @@ from e2ejax.io._friend import FRIEND_TREE, PredictionWriter
 from e2ejax.io._images import DENSE_CHANNELS, sparse_to_dense
 from e2ejax.io._open import DEFAULT_TREE, Source, resolve
 from e2ejax.io._prefetch import Prefetcher
-from e2ejax.io._read import detect_layout, iterate_events, pad_jagged
+from e2ejax.io._read import check_files, detect_layout, iterate_events, pad_jagged
 from e2ejax.io._schema import DEFAULT_MAX_HITS, DENSE_IMAGES, DENSE_SEEDS, GROUPS, INT_FIELDS, bucket
 from e2ejax.io._transform import (
     TRANSFORMS,
@@ -55,6 +55,7 @@ __all__ = [
     "atomic_path",
     "build_transform",
     "bucket",
+    "check_files",
     "detect_layout",
     "fit_transform",
     "iterate_dataset",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 
@@ -128,7 +129,8 @@ class PredictionWriter:
             return
         self._closed = True
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(Exception):
+                self._file.close()
         try:
             self._ctx.__exit__(InputError, InputError("aborted"), None)
         except InputError:
@@ -145,14 +147,23 @@ class PredictionWriter:
         if self.n_entries is not None and self._next != self.n_entries:
             self._fail(f"expected predictions for all {self.n_entries} input entries; found {self._next}; "
                        "the output would not align with its input, so it was not written")
-        if self.parquet:
-            table = {"event": np.concatenate([c["event"] for c in self._chunks]) if self._chunks else np.zeros(0, np.int64)}
-            if self._chunks:
-                table[self.group] = ak.concatenate([c[self.group] for c in self._chunks])
-            ak.to_parquet(ak.zip(table, depth_limit=1), self._tmp)
-        else:
-            self._sink.flush()
-            self._file.close()
+        try:
+            if self.parquet:
+                table = {"event": np.concatenate([c["event"] for c in self._chunks]) if self._chunks else np.zeros(0, np.int64)}
+                if self._chunks:
+                    table[self.group] = ak.concatenate([c[self.group] for c in self._chunks])
+                ak.to_parquet(ak.zip(table, depth_limit=1), self._tmp)
+            else:
+                self._sink.flush()
+                self._file.close()
+        except BaseException as exc:  # e.g. the disk is full: remove the temporary file, report the path
+            self._closed = True
+            if self._file is not None:
+                with contextlib.suppress(Exception):
+                    self._file.close()
+            if not self._ctx.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+            return
         self._closed = True
         self._ctx.__exit__(None, None, None)
 
@@ -162,6 +173,10 @@ class PredictionWriter:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
             self.close()
-        else:
-            self.abort()
+        elif not self._closed:
+            self._closed = True
+            if self._file is not None:
+                with contextlib.suppress(Exception):
+                    self._file.close()
+            self._ctx.__exit__(exc_type, exc, tb)  # removes the temporary file; a full disk becomes an OutputError
         return False

@@ -62,6 +62,11 @@ def resolve(files, *, tree: str = DEFAULT_TREE) -> list[Source]:
                     f"expected ROOT files matching {path!r}; found no file; check the pattern and the directory"
                 )
             out += [Source(m, name) for m in matches]
+        elif os.path.isdir(path):
+            raise InputError(
+                f"expected a ROOT file at {path!r}; found a directory; pass the .root files inside it "
+                f"(e.g. '{os.path.join(path, '*.root')}')"
+            )
         elif not os.path.isfile(path):
             where = os.path.dirname(os.path.abspath(path))
             raise InputError(
@@ -74,8 +79,12 @@ def resolve(files, *, tree: str = DEFAULT_TREE) -> list[Source]:
 
 
 def _check_header(path: str) -> None:
-    with open(path, "rb") as f:
-        magic = f.read(4)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise InputError(f"expected a readable ROOT file at {path!r}; cannot open it ({exc.strerror}); "
+                         "check its permissions") from None
     if magic != _ROOT_MAGIC:
         raise InputError(
             f"expected a ROOT file (starting with b'root') at {path!r}; found {len(magic)} bytes {magic!r} at its "
@@ -116,6 +125,13 @@ def open_tree(source: Source):
             "the file may be truncated or corrupt"
         ) from None
     trees = sorted({k.split(";")[0] for k, c in classes.items() if c in ("TTree", "TNtuple", "TTree;1")})
+    others = {k.split(";")[0]: c for k, c in classes.items()}
+    if name not in trees and name in others:
+        file.close()
+        raise InputError(
+            f"expected a TTree {name!r} in {path!r}; found a {others[name]} of that name; e2ejax reads TTrees: "
+            "write the events with uproot's mktree or ROOT's TTree"
+        )
     if name not in trees:
         file.close()
         close = difflib.get_close_matches(name, trees, n=3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import warnings
 
 import awkward as ak
@@ -25,16 +24,16 @@ from e2ejax.io._schema import (
     bucket,
     field_dtype,
 )
+from e2ejax.io._validate import DENSE_SEED_RANGES, INDEX_RANGES, check_finite, check_index
 
-__all__ = ["iterate_events", "detect_layout", "pad_jagged"]
+__all__ = ["iterate_events", "check_files", "detect_layout", "pad_jagged"]
 
 _EVENT_BRANCHES = ("event", "eventId")
 
 
 def _malloc_trim():
-    name = ctypes.util.find_library("c")
-    try:
-        fn = ctypes.CDLL(name).malloc_trim if name else None
+    try:  # glibc's symbols are visible through the main program; no library search (no subprocess)
+        fn = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         fn = None
     return (lambda: fn(0)) if fn is not None else (lambda: None)
@@ -93,16 +92,21 @@ def _event_ids(arrays, fields, start, stop) -> np.ndarray:
     return np.arange(start, stop, dtype=np.int64)
 
 
-def _sparse_groups(tree, groups, path):
-    if groups is None:
-        present = [g for g, fields in GROUPS.items() if all(f"{g}_{f}" in tree for f in fields)]
-        if not present:
-            check_branches(tree, [f"eb_{f}" for f in GROUPS["eb"]], path=path)
-        return present
+def _check_group_names(groups) -> None:
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
         raise InputError(f"unknown hit groups {unknown}; expected names from {list(GROUPS)}")
-    return list(groups)
+
+
+def _sparse_groups(tree, groups, path, require=()):
+    _check_group_names(require)
+    if groups is None:
+        present = [g for g, fields in GROUPS.items() if all(f"{g}_{f}" in tree for f in fields)]
+        if not present and not require:
+            check_branches(tree, [f"eb_{f}" for f in GROUPS["eb"]], path=path)
+        return present + [g for g in require if g not in present]
+    _check_group_names(groups)
+    return list(groups) + [g for g in require if g not in groups]
 
 
 def _read_sparse(arrays, fields, groups, *, min_pad, max_hits, start, stop, path):
@@ -121,7 +125,12 @@ def _read_sparse(arrays, fields, groups, *, min_pad, max_hits, start, stop, path
                     f"expected branches {g}_* of {path!r} with equal lengths per event; '{g}_{f}' differs from "
                     f"'{g}_{GROUPS[g][0]}' in entries [{start}, {stop}); write the group with one counter n{g}"
                 )
-            out[f"{g}_{f}"] = values
+            name = f"{g}_{f}"
+            if values.dtype.kind == "f":
+                check_finite(values, name, path=path, start=start, stop=stop)
+            elif name in INDEX_RANGES:
+                check_index(values, mask, name, INDEX_RANGES[name], path=path, start=start, stop=stop)
+            out[name] = values
         out[f"{g}_mask"] = mask
         out[f"n{g}"] = counts.astype(np.int32)
         dropped = int(np.maximum(counts - size, 0).sum())
@@ -164,6 +173,7 @@ def _read_dense(arrays, fields, *, min_pad, max_hits, start, stop, path):
     for name, (key, _) in DENSE_IMAGES.items():
         if name in fields:
             out[key] = _dense_image(arrays[name], name, path)
+            check_finite(out[key], name, path=path, start=start, stop=stop)
     seeds = [n for n in DENSE_SEEDS if n in fields]
     if seeds:
         counts = np.asarray(ak.num(arrays[seeds[0]], axis=1))
@@ -172,6 +182,10 @@ def _read_dense(arrays, fields, *, min_pad, max_hits, start, stop, path):
         for name in seeds:
             key, dtype = DENSE_SEEDS[name]
             out[key], mask, _ = pad_jagged(arrays[name], size=size, dtype=dtype)
+            if name in DENSE_SEED_RANGES:
+                check_index(out[key], mask, name, DENSE_SEED_RANGES[name], path=path, start=start, stop=stop)
+            elif out[key].dtype.kind == "f":
+                check_finite(out[key], name, path=path, start=start, stop=stop)
         out["jet_mask"] = mask
         if "jet_seed_tower_row" in out and "jet_seed_tower_col" in out:
             out["jet_seed_row"] = np.where(mask, out["jet_seed_tower_row"] * 5 + 2, 0).astype(np.int32)
@@ -179,14 +193,14 @@ def _read_dense(arrays, fields, *, min_pad, max_hits, start, stop, path):
     return out, {}
 
 
-def _plan(tree, layout, groups, path):
+def _plan(tree, layout, groups, path, require=()):
     if layout == "auto":
         layout = detect_layout(tree)
     if layout not in (SPARSE, DENSE):
         raise InputError(f"expected layout 'auto', 'sparse' or 'dense'; got {layout!r}")
     events = [n for n in _EVENT_BRANCHES if n in tree][:1]
     if layout == SPARSE:
-        groups = _sparse_groups(tree, groups, path)
+        groups = _sparse_groups(tree, groups, path, require)
         names = [f"{g}_{f}" for g in groups for f in GROUPS[g]]
         kinds = {n: "i" if n.split("_", 1)[1] in INT_FIELDS else "f" for n in names}
     else:
@@ -206,6 +220,26 @@ def _close_after(source, fn):
         t.file.close()
 
 
+def check_files(files, *, tree: str = DEFAULT_TREE, layout: str = "auto", groups=None, require=()) -> list:
+    """Open every input and check its tree, entries, layout and branches without reading events.
+
+    Arguments as for :func:`iterate_events`. Cheap (only the file headers and tree metadata
+    are read), so commands call it before slower work such as loading a model.
+
+    Returns:
+        The resolved :class:`~e2ejax.io.Source` list.
+
+    Raises:
+        InputError: as :func:`iterate_events`, for everything but the values of the events.
+    """
+    sources = resolve(files, tree=tree)
+    if not sources:
+        raise InputError("expected at least one input ROOT file; found an empty list; pass file paths or globs")
+    for source in sources:
+        _close_after(source, lambda t, s=source: _plan(t, layout, groups, s.path, require))
+    return sources
+
+
 def iterate_events(
     files,
     *,
@@ -218,6 +252,7 @@ def iterate_events(
     min_pad: int = 16,
     release_memory: bool = True,
     check_first: bool = True,
+    require=(),
 ):
     """Stream events from ROOT files as :class:`EventBatch` es of padded numpy arrays.
 
@@ -238,21 +273,25 @@ def iterate_events(
             ``malloc_trim``), which keeps the resident size flat on long files.
         check_first: open every file and check its tree and branches before the first
             batch, so a bad file late in the list fails before any work is done.
+        require: sparse groups that must be present (their missing branches are named,
+            with the closest names in the file); read in addition to ``groups``.
 
     Yields:
         :class:`EventBatch` (see its docstring for every array, shape and dtype).
 
     Raises:
         InputError: missing file, a file that is not ROOT or is truncated, a missing tree,
-            missing or mistyped branches, a tree without entries.
+            missing or mistyped branches, a tree without entries, a NaN or infinite value
+            in a floating-point branch, a grid index outside its grid (the policies are in
+            docs/RELIABILITY.md; negative energies are kept).
     """
     max_hits = dict(max_hits or {})
-    sources = resolve(files, tree=tree)
-    if not sources:
-        raise InputError("expected at least one input ROOT file; found an empty list; pass file paths or globs")
     if check_first:
-        for source in sources:
-            _close_after(source, lambda t, s=source: _plan(t, layout, groups, s.path))
+        sources = check_files(files, tree=tree, layout=layout, groups=groups, require=require)
+    else:
+        sources = resolve(files, tree=tree)
+        if not sources:
+            raise InputError("expected at least one input ROOT file; found an empty list; pass file paths or globs")
     remaining = None if max_events is None else int(max_events)
     for source in sources:
         if remaining is not None and remaining <= 0:
@@ -260,7 +299,7 @@ def iterate_events(
         t = open_tree(source)
         stop = t.num_entries if remaining is None else min(t.num_entries, remaining)
         try:
-            lay, grps, names = _plan(t, layout, groups, source.path)
+            lay, grps, names = _plan(t, layout, groups, source.path, require)
             chunks = t.iterate(names, step_size=step_size, entry_stop=stop, library="ak", report=True)
             for arrays, report in chunks:
                 start, end = int(report.tree_entry_start), int(report.tree_entry_stop)
