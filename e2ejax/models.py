@@ -95,9 +95,12 @@ def load_model(name_or_path, *, step="best"):
         config = parse_config(card["config"])
     except (KeyError, TypeError) as exc:
         raise InputError(f"the model card in {directory} lacks {exc}; it was not written by e2ejax train") from None
-    model = build(section["name"], section["config"], rngs=nnx.Rngs(0))
+    # shapes only: the restored parameters replace the initial ones, so they are never computed
+    model = nnx.eval_shape(lambda: build(section["name"], section["config"], rngs=nnx.Rngs(0)))
     expected = model_section(section["name"], model)
     state, card = ckpt.restore(abstract_state(model, config.optimizer), step=step, expected_model=expected)
     graphdef, _, rest = nnx.split(model, nnx.Param, ...)
+    if any(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree.leaves(rest)):  # non-parameter state: build it
+        _, _, rest = nnx.split(build(section["name"], section["config"], rngs=nnx.Rngs(0)), nnx.Param, ...)
     model = nnx.merge(graphdef, state["params"], rest)
     return model, card, state
