@@ -14,6 +14,9 @@ import numpy as np
 
 from e2ejax.errors import InputError
 
+#: events read at a time (their frames are built at once)
+EVENTS_PER_READ = 128
+
 __all__ = ["evaluate_tagger", "evaluate_calibration"]
 
 
@@ -44,7 +47,7 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
 
     group = "eg" if TASKS[task][2] == "egamma" else "jet"
     chunks, baselines, n_events = [], {}, 0
-    for events in iterate_events(list(files), max_events=max_events):
+    for events in iterate_events(list(files), max_events=max_events, step_size=EVENTS_PER_READ):
         n_events += len(np.asarray(events[f"{group}_mask"]))
         inputs, labels, mass = seed_examples(events, task=task, n_points=n_points)
         trimmed = trim_seed_slots(events, group)
@@ -80,7 +83,7 @@ def evaluate_calibration(predict: Callable, params, files, *, n_constituents: in
     from e2ejax.metrics import response_and_resolution
 
     chunks, reco, true, n_events = [], [], [], 0
-    for events in iterate_events(list(files), max_events=max_events):
+    for events in iterate_events(list(files), max_events=max_events, step_size=EVENTS_PER_READ):
         n_events += len(np.asarray(events["jet_mask"]))
         inputs, targets, reco_pt, true_pt = calibration_examples(events, n_constituents=n_constituents)
         chunks.append((inputs, targets, np.zeros_like(targets)))
