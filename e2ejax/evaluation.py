@@ -13,9 +13,7 @@ from typing import Callable
 import numpy as np
 
 from e2ejax.errors import InputError
-
-#: events read at a time (their frames are built at once)
-EVENTS_PER_READ = 128
+from e2ejax.frame_batches import EVENTS_PER_READ
 
 __all__ = ["evaluate_tagger", "evaluate_calibration"]
 

@@ -18,7 +18,11 @@ from e2ejax.errors import InputError
 from e2ejax.features import TASKS, egamma_inputs, frames_to_points, jet_inputs, trim_seed_slots
 from e2ejax.train import Batch
 
-__all__ = ["seed_examples", "fixed_batches"]
+__all__ = ["EVENTS_PER_READ", "seed_examples", "fixed_batches"]
+
+#: events to read at a time when building examples: the frames of all their seeds are
+#: built at once (a tau event may hold 16 jets: 128 x 16 x 125 x 125 x 5 float32 = 640 MB)
+EVENTS_PER_READ = 128
 
 
 def _label_field(task: str) -> tuple[str, str]:

@@ -27,13 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
-#: events read at a time: frames of all their jets are built at once (a tau event may
-#: hold 16 jets: 128 events x 16 x 125 x 125 x 5 float32 = 640 MB)
-EVENTS_PER_READ = 128
-
-
 def _examples(files, *, task, n_points, n_constituents, max_events, batch_size, seed, shuffle):
-    from e2ejax.frame_batches import fixed_batches, seed_examples
+    from e2ejax.frame_batches import EVENTS_PER_READ, fixed_batches, seed_examples
     from e2ejax.io import iterate_events
 
     events = iterate_events(list(files), max_events=max_events, step_size=EVENTS_PER_READ)
