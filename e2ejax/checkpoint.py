@@ -39,7 +39,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -51,6 +50,7 @@ from orbax.checkpoint.path import atomicity
 
 import e2ejax
 from e2ejax.errors import InputError
+from e2ejax.io._atomic import atomic_path
 
 __all__ = ["Checkpointer", "MODEL_CARD_FILE", "compare_model_sections"]
 
@@ -157,18 +157,11 @@ def _clean_metrics(metrics: Mapping) -> dict[str, float | None]:
 
 
 def _atomic_write_json(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 class _DropOrbaxRecords(logging.Filter):
