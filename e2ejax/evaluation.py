@@ -35,7 +35,8 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
 
     Returns:
         ``{"files", "events", "seeds", "signal", "auc", "baselines": {name: auc},
-        "best_baseline", "margin"}`` with ``margin = auc - max(baseline aucs)``.
+        "best_baseline", "margin"}`` with ``margin = auc - max(baseline aucs)``; each
+        baseline AUC is that of its better orientation, ``max(AUC, 1 - AUC)``.
     """
     from e2ejax.baselines import baseline_scores
     from e2ejax.features import TASKS, trim_seed_slots
@@ -61,7 +62,8 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
     if len(np.unique(labels)) < 2:
         raise InputError(f"held-out evaluation needs labelled signal and background {task} seeds in {list(files)}; found {len(labels)} seeds with labels {sorted(set(labels.tolist()))}")
     scores = _predict_all(predict, params, chunks, batch_size=batch_size)
-    aucs = {name: roc_auc(labels, np.concatenate(v)) for name, v in baselines.items()}
+    # a baseline is credited with its better orientation, so it is never handicapped by the sign convention
+    aucs = {name: max(a, 1.0 - a) for name, a in ((n, roc_auc(labels, np.concatenate(v))) for n, v in baselines.items())}
     best = max(aucs, key=aucs.get)
     auc = roc_auc(labels, scores)
     return {"files": [str(f) for f in files], "events": n_events, "seeds": int(len(labels)), "signal": int(labels.sum()),
