@@ -106,6 +106,10 @@ class Tagger:
     """
 
     def __init__(self, model, *, task: str, backend: str = "auto", onnx_path=None, threads: int = 1):
+        if task == "jetcalib":
+            raise InputError("expected a tagger (task egamma, qg, top or tau); found a jet calibration model (task jetcalib): "
+                             "apply it with e2ejax.calibration.jet_constituents and e2ejax.train.make_predict(model, "
+                             "task='regression'), see the README")
         if task not in TASKS:
             raise InputError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
         self.task = task

@@ -82,3 +82,28 @@ def test_phi_width_loop():
         w = frames[k, :, :, 0].sum(axis=0)
         mean = np.sum(w * np.arange(32)) / w.sum()
         np.testing.assert_allclose(got[k], np.sqrt(np.sum(w * (np.arange(32) - mean) ** 2) / w.sum()), rtol=1e-10)
+
+
+def test_shipped_calibration_applied_to_events_and_refused_by_the_tagger(events):
+    import jax
+
+    from e2ejax.calibration import calibrated_pt
+    from e2ejax.pipeline import Tagger
+    from e2ejax.train import make_predict
+
+    if not (CHECKPOINTS / "jetcalib").is_dir():
+        pytest.skip("jetcalib is not shipped")
+    from e2ejax.models import load_model
+
+    model, _, _ = load_model("jetcalib")
+    predict, params = make_predict(model, task="regression")
+    c, t, m, j = jet_constituents(events, n_constituents=model.config.n_constituents)
+    B, S = events["jet_mask"].shape
+    flat = [np.asarray(x).reshape((B * S,) + x.shape[2:]) for x in (c, t, m, j)]
+    pt = calibrated_pt(events["jet_pt"].reshape(-1), np.asarray(jax.jit(predict)(params, *flat))).reshape(B, S)
+    real = events["jet_mask"] & (events["jet_pt_true"] > 0)
+    before = np.median(events["jet_pt"][real] / events["jet_pt_true"][real])
+    after = np.median(pt[real] / events["jet_pt_true"][real])
+    assert abs(after - 1) < abs(before - 1)  # the raw PF response (h/e < 1) is corrected
+    with pytest.raises(InputError, match="found a jet calibration model"):
+        Tagger.from_pretrained("jetcalib", backend="xla")
