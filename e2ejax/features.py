@@ -39,7 +39,7 @@ from e2ejax.ops import (
     upsample,
 )
 
-__all__ = ["CHANNELS", "TASKS", "event_images", "ecal_image", "hcal_towers", "jet_axes", "egamma_centres", "jet_inputs", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
+__all__ = ["CHANNELS", "TASKS", "DENSE_KEYS", "is_dense", "dense_jet_inputs", "event_images", "ecal_image", "hcal_towers", "jet_axes", "egamma_centres", "jet_inputs", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
 
 CHANNELS = ("track_pt", "track_d0", "track_dz", "ecal", "hcal", "bpix1", "bpix2", "bpix3")
 
@@ -144,6 +144,43 @@ def jet_inputs(events: Mapping, *, task: str = "qg"):
     return frames, seeds, mask, in_acceptance
 
 
+#: image channel -> batch key of the dense layout (docs/FORMAT.md); ``hcal`` is upsampled from ``hbhe``
+DENSE_KEYS = {"track_pt": "track_pt", "track_d0": "track_d0", "track_dz": "track_dz", "ecal": "ecal",
+              "hcal": "hbhe", "bpix1": "bpix1", "bpix2": "bpix2", "bpix3": "bpix3"}
+
+
+def is_dense(events: Mapping) -> bool:
+    """True for batches of the dense image layout (``ecal`` ``[B, 280, 360]``), false for sparse hits."""
+    return "ecal" in events and "eb_energy" not in events
+
+
+def dense_jet_inputs(events: Mapping, *, task: str = "qg"):
+    """Jet frames from a dense-layout batch: the stored images and the stored jet seeds.
+
+    ``events`` holds the images of docs/FORMAT.md (``ecal``, ``hbhe``, ``track_pt`` ... as
+    ``[B, 280, 360]``, ``hbhe`` ``[B, 56, 72]``) and ``jet_seed_row``, ``jet_seed_col``,
+    ``jet_mask`` ``[B, S]``. Same returns as :func:`jet_inputs`; frames equal those of the
+    sparse layout of the same events.
+    """
+    channels, size, kind = TASKS[task]
+    if kind != "jet":
+        raise InputError(f"dense-layout files carry jet seeds only; task {task!r} needs the sparse layout (docs/FORMAT.md)")
+    missing = [DENSE_KEYS[c] for c in channels if DENSE_KEYS[c] not in events]
+    missing += [k for k in ("jet_seed_row", "jet_seed_col", "jet_mask") if k not in events]
+    if missing:
+        raise InputError(f"task {task!r} on a dense-layout file expected images/seeds {missing}; found {sorted(events)}; "
+                         "write the file with all images (e2ejax.io.write_dense) or use the sparse layout")
+    planes = []
+    for c in channels:
+        x = jnp.asarray(events[DENSE_KEYS[c]], jnp.float32)
+        planes.append(upsample(x[..., None])[..., 0] if c == "hcal" else x)
+    images = jnp.stack(planes, axis=-1)
+    seeds = jnp.stack([jnp.asarray(events["jet_seed_row"]), jnp.asarray(events["jet_seed_col"])], -1).astype(jnp.int32)
+    mask = jnp.asarray(events["jet_mask"], bool)
+    frames, in_acceptance = extract_frames(images, seeds, height=size, width=size)
+    return frames, seeds, mask, in_acceptance
+
+
 def egamma_inputs(events: Mapping):
     """e/gamma frames: seed = the hottest crystal in a 5 x 5 window around the candidate, 32 x 32 ECAL frames.
 
@@ -180,6 +217,8 @@ def trim_seed_slots(events: Mapping, group: str) -> dict:
         >>> {k: v.shape for k, v in trim_seed_slots(ev, "jet").items()}
         {'jet_mask': (2, 2), 'jet_eta': (2, 2), 'eb_energy': (2, 8)}
     """
+    if f"{group}_mask" not in events:  # no such seeds: nothing to cut (the input builders say what is missing)
+        return dict(events)
     mask = np.asarray(events[f"{group}_mask"])
     most = int(mask.sum(axis=1).max()) if mask.size else 0
     size = 1 << max(most - 1, 0).bit_length()

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from e2ejax.errors import InputError
-from e2ejax.features import TASKS, egamma_inputs, frames_to_points, jet_inputs, trim_seed_slots
+from e2ejax.features import TASKS, dense_jet_inputs, egamma_inputs, frames_to_points, is_dense, jet_inputs, trim_seed_slots
 from e2ejax.train import make_predict
 
 __all__ = ["Tagger", "TagResult", "resolve_backend", "tag_files", "REQUIRED_GROUPS"]
@@ -132,7 +132,9 @@ class Tagger:
             self._names = [s.name for s in model.input_spec]
 
     def _model_inputs(self, events):
-        if TASKS[self.task][2] == "egamma":
+        if is_dense(events):
+            frames, seeds, mask, ok = dense_jet_inputs(events, task=self.task)
+        elif TASKS[self.task][2] == "egamma":
             frames, seeds, mask, ok = egamma_inputs(events)
         else:
             frames, seeds, mask, ok = jet_inputs(events, task=self.task)

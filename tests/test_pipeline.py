@@ -77,3 +77,28 @@ def test_bad_arguments():
     with pytest.raises(InputError, match="unknown task 'higgs'"):
         Tagger(model, task="higgs")
     assert resolve_backend("auto") == ("onnxruntime" if jax.default_backend() == "cpu" else "xla")
+
+
+def test_dense_layout_file_tags_like_its_sparse_source(tmp_path):
+    """A dense E2E ntuple (stored images and seeds) gives the scores of the sparse file it was made from."""
+    import uproot
+
+    from e2ejax.errors import InputError
+    from e2ejax.io import iterate_events, write_dense, write_events
+    from e2ejax.models import CHECKPOINTS
+    from e2ejax.pipeline import Tagger, tag_files
+
+    sample = CHECKPOINTS.parent / "e2ejax" / "data" / "sim_qg.root"
+    sparse, dense = tmp_path / "sparse.root", tmp_path / "dense.root"
+    write_events(str(sparse), iterate_events(str(sample), step_size=12, max_events=24))
+    write_dense(str(dense), iterate_events(str(sparse), step_size=12))
+    tagger = Tagger.from_pretrained("qg", backend="xla")
+    a = tag_files({"qg": tagger}, str(sparse), str(tmp_path / "a.root"), step_size=8, progress=False)
+    b = tag_files({"qg": tagger}, str(dense), str(tmp_path / "b.root"), step_size=8, progress=False)
+    assert a["seeds"] == b["seeds"] > 10
+    sa = uproot.open(tmp_path / "a.root")["Predictions"].arrays(library="np")
+    sb = uproot.open(tmp_path / "b.root")["Predictions"].arrays(library="np")
+    np.testing.assert_array_equal(np.concatenate(sa["jet_qg"]), np.concatenate(sb["jet_qg"]))
+    batch = next(iter(iterate_events(str(dense), step_size=4)))
+    with pytest.raises(InputError, match="dense-layout files carry jet seeds only"):
+        Tagger.from_pretrained("egamma", backend="xla")(batch)
