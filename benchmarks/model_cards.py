@@ -52,7 +52,7 @@ def main(argv=None):
         print("| " + " | ".join(COLUMNS) + " |")
         print("|" + "---|" * len(COLUMNS))
         for r in data:
-            print("| " + " | ".join(r.get(c, "") for c in COLUMNS) + " |")
+            print("| " + " | ".join(r.get(c, "").replace("|", "\\|") for c in COLUMNS) + " |")
     else:
         print(table(data, COLUMNS))
 
