@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 from e2ejax import __version__
@@ -45,7 +46,9 @@ def _one_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.command_line = "e2ejax " + shlex.join(argv)  # as typed, for provenance records
     if args.command is None:
         parser.print_help()
         return 2

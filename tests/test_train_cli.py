@@ -62,6 +62,7 @@ def test_train_jetcalib_records_heldout_resolution(tmp_path, capsys):
     ev = card["evaluation"]
     assert ev["jets"] > 50 and ev["uncalibrated"]["resolution"] > 0 and ev["calibrated"]["resolution"] > 0
     assert card["training_seconds"] > 0 and card["task"] == "jetcalib"
+    assert card["provenance"]["commands"] == [f"e2ejax train {cfg} -q"]
     made = card["data"]["train"][0]
     assert made["command"].startswith("e2ejax simulate qg") and made["seed"] == 1 and made["path"] == str(sample)
 

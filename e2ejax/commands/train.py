@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -109,7 +107,7 @@ def run(args) -> int:
         spent = float(card.get("training_seconds", 0.0))
         start_epoch = len(history)
         print(f"resuming from step {int(state.step)} (epoch {start_epoch})", flush=True)
-    command = " ".join(shlex.quote(a) for a in [os.path.basename(sys.argv[0])] + sys.argv[1:])
+    command = getattr(args, "command_line", "e2ejax train " + shlex.quote(str(args.config)))
     data_provenance = {split: [file_provenance(f) for f in getattr(cfg.data, split)] for split in ("train", "validation", "test")}
     t0 = time.perf_counter()
 
