@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import table  # noqa: E402
+from _timing import best_time, table  # noqa: E402
 
 from e2ejax.commands.tag import DATA, SHIPPED_SAMPLE  # noqa: E402
 
@@ -35,24 +35,17 @@ def _tab(headers, rows) -> str:
 
 
 def _best_rate(fn, n_items, *, repeat=3):
-    fn()  # compile / warm up
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return n_items / best
+    return n_items / best_time(fn, repeat=repeat)
 
 
 def model_vs_end_to_end(name: str, backend: str, sample: Path, batch_size: int, workdir: Path) -> dict:
+    from e2ejax.features import trim_seed_slots
     from e2ejax.io import iterate_events
     from e2ejax.pipeline import Tagger, tag_files
 
     tagger = Tagger.from_pretrained(name, backend=backend)
     prepared, n_seeds = [], 0
     for events in iterate_events(str(sample), step_size=batch_size):
-        from e2ejax.features import trim_seed_slots
-
         inputs, _, mask, _ = tagger.inputs(trim_seed_slots(dict(events), tagger.group))
         prepared.append(inputs)
         n_seeds += int(np.asarray(mask).sum())
