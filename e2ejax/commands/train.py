@@ -47,12 +47,12 @@ def _check_model_task(name: str, task: str) -> None:
         raise InputError(f"model {name!r} does not fit task {task!r}: expected model {expected} for this task; fix the config's model.name or task")
 
 
-def _heldout(steps, params, cfg, *, n_points, n_constituents) -> dict:
+def _evaluate(steps, params, cfg, files, *, n_points, n_constituents) -> dict:
     from e2ejax.evaluation import evaluate_calibration, evaluate_tagger
 
     if cfg.task == "jetcalib":
-        return evaluate_calibration(steps.predict, params, cfg.data.test, n_constituents=n_constituents)
-    return evaluate_tagger(steps.predict, params, cfg.data.test, task=cfg.task, n_points=n_points, batch_size=cfg.training.batch_size)
+        return evaluate_calibration(steps.predict, params, files, n_constituents=n_constituents)
+    return evaluate_tagger(steps.predict, params, files, task=cfg.task, n_points=n_points, batch_size=cfg.training.batch_size)
 
 
 def _summary(cfg, evaluation: dict) -> str:
@@ -70,9 +70,7 @@ def run(args) -> int:
 
     from e2ejax.checkpoint import Checkpointer
     from e2ejax.config import load_config, make_optimizer
-    from e2ejax.evaluation import evaluate_calibration
     from e2ejax.io._info import file_provenance
-    from e2ejax.metrics import roc_auc
     from e2ejax.models import abstract_state, save_state
     from e2ejax.nets import build
     from e2ejax.train import TrainState, fit, make_steps
@@ -115,7 +113,7 @@ def run(args) -> int:
         history.append(metrics)
         extra = {"history": history, "training_seconds": round(time.perf_counter() - t0 + spent, 1), "data": data_provenance}
         if is_best and cfg.data.test:  # the held-out figures of these parameters go in their card
-            extra["evaluation"] = _heldout(steps, st.params, cfg, n_points=n_points, n_constituents=n_constituents)
+            extra["evaluation"] = _evaluate(steps, st.params, cfg, cfg.data.test, n_points=n_points, n_constituents=n_constituents)
         save_state(ckpt, st, name=cfg.model.name, model=model, task=cfg.task, config=cfg.to_dict(),
                    metrics={"val_loss": metrics["val_loss"], "train_loss": metrics["train_loss"]}, commands=[command],
                    extra=extra)
@@ -129,17 +127,12 @@ def run(args) -> int:
         on_epoch_end=on_epoch_end, progress=not args.quiet, history_before=list(history), best_params=best_params,
     )
     took = time.perf_counter() - t0 + spent
+    result = _evaluate(steps, best, cfg, cfg.data.validation, n_points=n_points, n_constituents=n_constituents)
     if cfg.task == "jetcalib":
-        result = evaluate_calibration(steps.predict, best, cfg.data.validation, n_constituents=n_constituents)
         quality = (f"validation resolution {result['uncalibrated']['resolution']:.4f} uncalibrated -> "
                    f"{result['calibrated']['resolution']:.4f} calibrated")
     else:
-        scores, labels = [], []
-        for batch in _examples(cfg.data.validation, seed=0, shuffle=False, **common):
-            keep = np.asarray(batch.weights) > 0
-            scores.append(np.asarray(steps.predict(best, *batch.inputs))[keep])
-            labels.append(np.asarray(batch.targets)[keep])
-        quality = f"best validation AUC {roc_auc(np.concatenate(labels), np.concatenate(scores)):.4f}"
+        quality = f"best validation AUC {result['auc']:.4f}"
     print(f"trained {cfg.model.name} on {n_train} {cfg.task} examples in {took:.0f} s; {quality}; checkpoints in {out / 'checkpoints'}")
     if cfg.data.test:
         best_card = ckpt.card(step="best")
