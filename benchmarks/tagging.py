@@ -2,8 +2,8 @@
 
 Run: ``python benchmarks/tagging.py [--model qg] [--backend auto] [--scale 10]``.
 
-1. Model-only: the tagger's network on the frames of the whole shipped sample,
-   prepared beforehand (seeds/s of real seeds). End-to-end: ``tag_files`` on the same
+1. Model-only: the tagger's network on the frames of the real seeds of the whole
+   shipped sample, prepared beforehand (seeds/s). End-to-end: ``tag_files`` on the same
    file (read, images, seeds, frames, network, friend-tree write). Both on ``--backend``.
 2. On CPU, ``auto`` (ONNX Runtime inside the Tagger) vs a bare ``onnxruntime`` session
    on the same frames with the same thread count.
@@ -39,16 +39,15 @@ def _best_rate(fn, n_items, *, repeat=3):
 
 
 def model_vs_end_to_end(name: str, backend: str, sample: Path, batch_size: int, workdir: Path) -> dict:
-    from e2ejax.features import trim_seed_slots
     from e2ejax.io import iterate_events
     from e2ejax.pipeline import Tagger, tag_files
 
     tagger = Tagger.from_pretrained(name, backend=backend)
     prepared, n_seeds = [], 0
     for events in iterate_events(str(sample), step_size=batch_size):
-        inputs, _, mask, _ = tagger.inputs(trim_seed_slots(dict(events), tagger.group))
+        inputs, rows, _, _, _ = tagger.seed_inputs(events)  # the real seeds' inputs, as the tagger runs them
         prepared.append(inputs)
-        n_seeds += int(np.asarray(mask).sum())
+        n_seeds += rows.size
     model_rate = _best_rate(lambda: [tagger.network(x) for x in prepared], n_seeds)
     out = workdir / "scores.root"
     e2e_rate = _best_rate(lambda: tag_files({name: tagger}, str(sample), str(out), step_size=batch_size, progress=False), n_seeds)

@@ -26,20 +26,24 @@ import numpy as np
 
 from e2ejax import geometry
 from e2ejax.errors import InputError
+from e2ejax.ops._images import _safe_divide
 from e2ejax.ops import (
     egamma_seeds,
     endcap_hits_to_image,
     extract_frames,
     frame_to_points,
+    frames_in_acceptance,
     hbhe_towers,
+    hits_to_frames,
     hits_to_image,
     jet_seeds,
     stitch_ecal,
     track_image,
     upsample,
+    upsampled_frames,
 )
 
-__all__ = ["CHANNELS", "TASKS", "DENSE_KEYS", "is_dense", "dense_jet_inputs", "event_images", "ecal_image", "hcal_towers", "jet_axes", "egamma_centres", "jet_inputs", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
+__all__ = ["CHANNELS", "TASKS", "DENSE_KEYS", "is_dense", "dense_jet_inputs", "event_images", "event_frames", "ecal_image", "hcal_towers", "jet_axes", "egamma_centres", "jet_inputs", "jet_inputs_at", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
 
 CHANNELS = ("track_pt", "track_d0", "track_dz", "ecal", "hcal", "bpix1", "bpix2", "bpix3")
 
@@ -110,6 +114,76 @@ def event_images(events: Mapping, *, channels: tuple[str, ...], towers: jax.Arra
     return jnp.stack([out[c] for c in channels], axis=-1)
 
 
+def _ecal_hits(events: Mapping):
+    """EB and EE hits as stitched-grid ``(rows, cols, energy, mask)`` ``[B, Neb + Nee]`` (as :func:`ecal_image` bins them)."""
+    _need(events, ("eb_ieta", "eb_iphi", "eb_energy", "eb_mask"))
+    row, col = geometry.eb_index_to_cell(jnp.asarray(events["eb_ieta"]), jnp.asarray(events["eb_iphi"]))
+    on_eb = (row >= 0) & (row < geometry.EB.shape[0])
+    parts = [(jnp.where(on_eb, row + geometry.EE_ROWS, -1), col, jnp.asarray(events["eb_energy"]), jnp.asarray(events["eb_mask"]))]
+    if "ee_energy" in events:
+        row, col = geometry.eta_phi_to_cell(jnp.asarray(events["ee_eta"]), jnp.asarray(events["ee_phi"]), geometry.ECAL)
+        on_ee = (row < geometry.EE_ROWS) | (row >= geometry.EEP_ROW_OFFSET)  # barrel rows belong to EB
+        parts.append((jnp.where(on_ee, row, -1), col, jnp.asarray(events["ee_energy"]), jnp.asarray(events["ee_mask"])))
+    return tuple(jnp.concatenate(p, axis=1) for p in zip(*parts))
+
+
+def event_frames(events: Mapping, seeds: jax.Array, *, channels: tuple[str, ...], size: int,
+                 towers: jax.Array | None = None):
+    """Frames of :func:`event_images` cut around ``seeds``, summed straight from the hits.
+
+    Equal (up to float summation order) to
+    ``extract_frames(event_images(events, channels=channels), seeds, height=size, width=size)``
+    without building the ``[B, 280, 360, C]`` images: the hits of every summed channel
+    go through one :func:`e2ejax.ops.hits_to_frames` scatter (tracks as pT, pT d0 and
+    pT dz sums, divided per pixel afterwards), and ``hcal`` is cut from the upsampled
+    towers (:func:`e2ejax.ops.upsampled_frames`).
+
+    Returns:
+        ``(frames [B, S, size, size, len(channels)], in_acceptance bool [B, S])``.
+    """
+    unknown = [c for c in channels if c not in CHANNELS]
+    if unknown:
+        raise InputError(f"unknown image channel(s) {unknown}; expected names from {list(CHANNELS)}")
+    groups, columns = [], []  # hit groups (rows, cols, mask, {column name: values}) and the summed columns
+    if any(c.startswith("track") for c in channels):
+        _need(events, ("trk_eta", "trk_phi", "trk_pt", "trk_d0", "trk_dz", "trk_mask"))
+        pt = jnp.asarray(events["trk_pt"])
+        row, col = geometry.eta_phi_to_cell(jnp.asarray(events["trk_eta"]), jnp.asarray(events["trk_phi"]), geometry.ECAL)
+        sums = {"track_pt": pt}
+        sums.update({f"track_{v}": pt * jnp.asarray(events[f"trk_{v}"]) for v in ("d0", "dz") if f"track_{v}" in channels})
+        groups.append((row, col, jnp.asarray(events["trk_mask"]), sums))
+    if "ecal" in channels:
+        row, col, energy, mask = _ecal_hits(events)
+        groups.append((row, col, mask, {"ecal": energy}))
+    if any(c.startswith("bpix") for c in channels):
+        _need(events, ("bpix_layer", "bpix_eta", "bpix_phi", "bpix_mask"))
+        row, col = geometry.eta_phi_to_cell(jnp.asarray(events["bpix_eta"]), jnp.asarray(events["bpix_phi"]))
+        layer = jnp.asarray(events["bpix_layer"])
+        ones = jnp.ones(layer.shape, jnp.float32)
+        sums = {f"bpix{n}": jnp.where(layer == n, ones, 0.0) for n in (1, 2, 3) if f"bpix{n}" in channels}
+        groups.append((row, col, jnp.asarray(events["bpix_mask"]), sums))
+    for *_, sums in groups:
+        columns += list(sums)
+    planes = {}
+    if columns:
+        B = jnp.shape(seeds)[0]
+        values = [jnp.stack([sums.get(c, jnp.zeros(jnp.shape(m), jnp.float32)) for c in columns], -1) for _, _, m, sums in groups]
+        frames, in_acceptance = hits_to_frames(
+            jnp.concatenate([g[0] for g in groups], 1), jnp.concatenate([g[1] for g in groups], 1),
+            jnp.concatenate(values, 1).astype(jnp.float32).reshape(B, -1, len(columns)),
+            jnp.concatenate([g[2] for g in groups], 1), seeds, shape=geometry.ECAL.shape, height=size, width=size,
+        )
+        planes = {c: frames[..., i] for i, c in enumerate(columns)}
+        for v in ("track_d0", "track_dz"):
+            if v in planes:
+                planes[v] = _safe_divide(planes[v], planes["track_pt"])
+    if "hcal" in channels:
+        towers = hcal_towers(events) if towers is None else towers
+        planes["hcal"] = upsampled_frames(towers[..., None], seeds, height=size, width=size)[..., 0]
+        in_acceptance = frames_in_acceptance(seeds, height=size, rows=geometry.ECAL.shape[0])
+    return jnp.stack([planes[c] for c in channels], axis=-1), in_acceptance
+
+
 def jet_axes(events: Mapping) -> jax.Array:
     """HBHE tower ``(row, col)`` int32 ``[B, S, 2]`` of each jet axis (``jet_eta``, ``jet_phi``)."""
     _need(events, ("jet_eta", "jet_phi", "jet_mask"))
@@ -134,14 +208,43 @@ def jet_inputs(events: Mapping, *, task: str = "qg"):
     Returns:
         ``(frames [B, S, 125, 125, C], seeds int32 [B, S, 2], jet_mask bool [B, S], in_acceptance bool [B, S])``.
     """
+    channels, size, towers, seeds, mask = _jet_seeds(events, task)
+    frames, in_acceptance = event_frames(events, seeds, channels=channels, size=size, towers=towers)
+    return frames, seeds, mask, in_acceptance
+
+
+#: hit groups :func:`event_frames` sums (HBHE enters through the towers)
+_FRAME_GROUPS = ("trk_", "eb_", "ee_", "bpix_")
+
+
+def jet_inputs_at(events: Mapping, rows: jax.Array, *, task: str = "qg"):
+    """:func:`jet_inputs` for some seed slots only: the frames of the flattened slots ``rows``.
+
+    ``rows`` int ``[R]`` index the ``B x S`` seed slots in row-major order (the real
+    jets, typically: ``np.flatnonzero(jet_mask)``, padded to a fixed size by
+    repeating one of them). Padded slots cost no frame work: each row's event
+    hits are gathered and summed into its frame alone.
+
+    Returns:
+        ``(frames [R, 125, 125, C], seeds int32 [B, S, 2], jet_mask bool [B, S], in_acceptance bool [B, S])``;
+        ``frames[i]`` equals ``jet_inputs(events)[0].reshape(B * S, ...)[rows[i]]``.
+    """
+    channels, size, towers, seeds, mask = _jet_seeds(events, task)
+    rows = jnp.asarray(rows, jnp.int32)
+    event = rows // mask.shape[1]
+    picked = {k: jnp.take(jnp.asarray(v), event, axis=0) for k, v in events.items() if k.startswith(_FRAME_GROUPS)}
+    at = jnp.take(seeds.reshape(-1, 2), rows, axis=0)[:, None]
+    frames, _ = event_frames(picked, at, channels=channels, size=size, towers=jnp.take(towers, event, axis=0))
+    return frames[:, 0], seeds, mask, frames_in_acceptance(seeds, height=size, rows=geometry.ECAL.shape[0])
+
+
+def _jet_seeds(events: Mapping, task: str):
     channels, size, kind = TASKS[task]
     if kind != "jet":
         raise InputError(f"task {task!r} is not a jet task; expected one of {[t for t, v in TASKS.items() if v[2] == 'jet']}")
     towers = hcal_towers(events)
     seeds, mask = jet_seeds(towers, jet_axes(events), jnp.asarray(events["jet_mask"]))
-    images = event_images(events, channels=channels, towers=towers)
-    frames, in_acceptance = extract_frames(images, seeds, height=size, width=size)
-    return frames, seeds, mask, in_acceptance
+    return channels, size, towers, seeds, mask
 
 
 #: image channel -> batch key of the dense layout (docs/FORMAT.md); ``hcal`` is upsampled from ``hbhe``

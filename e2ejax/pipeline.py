@@ -15,6 +15,7 @@ intra_op_parallelism_threads=1`` in the environment.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -25,10 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from e2ejax.errors import InputError
-from e2ejax.features import TASKS, dense_jet_inputs, egamma_inputs, frames_to_points, is_dense, jet_inputs, trim_seed_slots
+from e2ejax.features import (
+    TASKS, dense_jet_inputs, egamma_inputs, frames_to_points, is_dense, jet_inputs, jet_inputs_at, trim_seed_slots,
+)
 from e2ejax.train import make_predict
 
-__all__ = ["Tagger", "TagResult", "resolve_backend", "tag_files", "REQUIRED_GROUPS"]
+__all__ = ["Tagger", "TagResult", "pad_rows", "resolve_backend", "tag_files", "REQUIRED_GROUPS"]
 
 #: task -> sparse hit groups its inputs are built from (read from every file, missing ones named).
 REQUIRED_GROUPS = {
@@ -78,6 +81,21 @@ def _check_events(events: Mapping) -> dict:
     return out
 
 
+def pad_rows(rows: np.ndarray) -> np.ndarray:
+    """Seed-slot indices padded to a power of two (at least 8) by repeating the last one (slot 0 when empty).
+
+    The jitted input builders compile once per row count; padding keeps that to a
+    few shapes. Results of the extra rows are discarded.
+
+    Examples:
+        >>> pad_rows(np.array([3, 4, 9])).tolist()
+        [3, 4, 9, 9, 9, 9, 9, 9]
+    """
+    rows = np.asarray(rows, np.int32)
+    size = max(8, 1 << max(len(rows) - 1, 0).bit_length())
+    return np.pad(rows, (0, size - len(rows)), mode="edge") if len(rows) else np.zeros(size, np.int32)
+
+
 def resolve_backend(backend: str) -> str:
     """``auto`` -> ``onnxruntime`` on CPU, ``xla`` on GPU/TPU; others are checked and returned."""
     if backend not in ("auto", "xla", "onnxruntime"):
@@ -118,7 +136,7 @@ class Tagger:
         self.graph = len(model.input_spec) == 2 and model.input_spec[0].name == "points"
         predict, params = make_predict(model)
         self._params = params
-        self._inputs = jax.jit(self._model_inputs)
+        self._seed_inputs = jax.jit(self._seed_inputs_fn)
         self._predict_fn = predict
         self._predict = jax.jit(predict)
         self._session = None
@@ -145,9 +163,34 @@ class Tagger:
             inputs = (frames.reshape((B * S,) + frames.shape[2:]),)
         return inputs, seeds, mask, ok
 
-    def inputs(self, events: Mapping):
-        """The network inputs of ``events`` (flattened over seeds) and the seed bookkeeping."""
-        return self._inputs(dict(events))
+    def _seed_inputs_fn(self, events, rows):
+        if TASKS[self.task][2] == "jet" and not is_dense(events):  # frames of the listed slots only
+            frames, seeds, mask, ok = jet_inputs_at(events, rows, task=self.task)
+            inputs = frames_to_points(frames[:, None], n_points=self.model.config.n_points) if self.graph else (frames,)
+        else:
+            inputs, seeds, mask, ok = self._model_inputs(events)
+            inputs = tuple(jnp.take(x, rows, axis=0) for x in inputs)
+        return inputs, seeds, mask, ok
+
+    def seed_inputs(self, events: Mapping):
+        """The network inputs of the real seeds of a batch, and the seed bookkeeping.
+
+        Padded seed slots (two to three times the real seeds on the shipped jet
+        samples) get no frame or network work. Trailing empty slots are dropped first
+        (:func:`e2ejax.features.trim_seed_slots`).
+
+        Returns:
+            ``(inputs, rows, seeds, mask, in_acceptance)``: ``inputs`` hold the network
+            inputs of the flattened ``B x S`` slots ``rows = np.flatnonzero(mask)`` in
+            that order (on XLA followed by padding rows up to :func:`pad_rows`' size);
+            ``seeds`` int32 ``[B, S, 2]``, ``mask`` and ``in_acceptance`` bool ``[B, S]``.
+        """
+        events = trim_seed_slots(_check_events(events), self.group)
+        rows = np.flatnonzero(np.asarray(events.get(f"{self.group}_mask", np.zeros(0, bool))))
+        inputs, seeds, mask, ok = self._seed_inputs(events, pad_rows(rows))
+        if self._session is not None:  # ONNX Runtime takes any batch: no padding rows
+            inputs = tuple(np.asarray(x)[: rows.size] for x in inputs)
+        return inputs, rows, np.asarray(seeds), np.asarray(mask), np.asarray(ok)
 
     @property
     def group(self) -> str:
@@ -160,12 +203,19 @@ class Tagger:
         Trailing empty seed slots are dropped first (:func:`e2ejax.features.trim_seed_slots`),
         so the result's ``S`` may be smaller than the input's padded size.
         """
-        inputs, seeds, mask, ok = self._inputs(trim_seed_slots(_check_events(events), self.group))
-        B, S = mask.shape
-        scores = self.network(inputs)
-        mask = np.asarray(mask)
-        scores = np.where(mask, scores.reshape(B, S), 0.0).astype(np.float32)
-        return TagResult(scores, mask, np.asarray(ok) & mask, np.asarray(seeds))
+        return self.score_seeds(self.seed_inputs(events))
+
+    def score_seeds(self, prepared) -> TagResult:
+        """The network step alone: scores from the output of :meth:`seed_inputs`.
+
+        ``tagger(events) == tagger.score_seeds(tagger.seed_inputs(events))``; split so the
+        inputs of the next batch can be built (in another thread) while the network runs.
+        """
+        inputs, rows, seeds, mask, ok = prepared
+        scores = np.zeros(mask.size, np.float32)
+        if rows.size:
+            scores[rows] = self.network(inputs)[: rows.size]
+        return TagResult(scores.reshape(mask.shape), mask, ok & mask, seeds)
 
     def network(self, inputs) -> np.ndarray:
         """The network alone on the backend: model inputs (flattened over seeds) -> float32 scores ``[N]``.
@@ -242,7 +292,12 @@ def _check_onnx_card(onnx_path: Path, model, card: Mapping) -> None:
                              f"from its model card); its export card says {found.get(key)!r}; {fix}")
 
 
-def tag_files(taggers: Mapping[str, Tagger], files, output, *, step_size: int = 256, max_events=None, progress: bool = True) -> dict:
+#: events read from ROOT per call by :func:`tag_files` (batches are cut from these chunks)
+READ_EVENTS = 256
+
+
+def tag_files(taggers: Mapping[str, Tagger], files, output, *, step_size: int = 256, max_events=None, progress: bool = True,
+              prefetch: int = 2) -> dict:
     """Tag every event of ``files`` (one input file) with one or more taggers of the same seed kind,
     writing a friend tree aligned entry by entry with the input.
 
@@ -251,6 +306,9 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, step_size: int = 
         files: one ROOT file (``path`` or ``path:tree``).
         output: ``.root`` (or ``.parquet``) path; written under a temporary name and renamed.
         step_size: events per batch.
+        prefetch: batches read and turned into network inputs ahead, in a background
+            thread, while the network scores the current one (0: no thread). ONNX Runtime
+            runs on ``threads`` cores; the reading and the JAX ops use the others.
 
     Returns:
         Summary: ``events``, ``seeds``, ``in_acceptance`` fraction, ``seconds``, ``events_per_s``,
@@ -260,7 +318,7 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, step_size: int = 
 
     from tqdm.auto import tqdm
 
-    from e2ejax.io import PredictionWriter, iterate_events
+    from e2ejax.io import PredictionWriter, Prefetcher, iterate_events
     from e2ejax.metrics import roc_auc
 
     kinds = {TASKS[t.task][2] for t in taggers.values()}
@@ -275,23 +333,35 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, step_size: int = 
     bar = tqdm(desc="tag", unit="ev", disable=not progress)
     with PredictionWriter(output, group=group) as writer:
         require = sorted({g for t in taggers.values() for g in REQUIRED_GROUPS[t.task]})
-        for batch in iterate_events(files, step_size=step_size, max_events=max_events, require=require):
-            try:
-                results = {name: tagger(batch) for name, tagger in taggers.items()}
-            except InputError as exc:
-                raise InputError(f"{batch.file!r} entries [{batch.entry_start}, {batch.entry_stop}): {exc}") from None
-            first = next(iter(results.values()))
-            writer.write({name: r.scores for name, r in results.items()}, mask=first.mask, batch=batch)
-            n_events += len(first.mask)
-            n_seeds += int(first.mask.sum())
-            n_ok += int(first.in_acceptance.sum())
-            if label_name in batch:
-                labels = np.asarray(batch[label_name])[:, : first.mask.shape[1]]
-                keep = first.mask & (labels >= 0)
-                labels_all.append(labels[keep])
-                for name, r in results.items():
-                    scores_all[name].append(r.scores[keep])
-            bar.update(len(first.mask))
+        # only the groups the taggers use (half the reading time of every group on the shipped samples)
+        # and read in chunks of at least READ_EVENTS (uproot's cost per call is high)
+        events = iterate_events(files, step_size=max(step_size, READ_EVENTS), max_events=max_events, groups=require,
+                                optional=("ee",))
+
+        def prepared():
+            for chunk in events:
+                for batch in chunk.split(step_size):
+                    try:
+                        yield batch, {name: tagger.seed_inputs(batch) for name, tagger in taggers.items()}
+                    except InputError as exc:
+                        raise InputError(f"{batch.file!r} entries [{batch.entry_start}, {batch.entry_stop}): {exc}") from None
+
+        ahead = contextlib.closing(Prefetcher(prepared, size=prefetch) if prefetch > 0 else prepared())
+        with ahead as batches:  # a failure here stops the reading thread too
+            for batch, inputs in batches:
+                results = {name: taggers[name].score_seeds(x) for name, x in inputs.items()}
+                first = next(iter(results.values()))
+                writer.write({name: r.scores for name, r in results.items()}, mask=first.mask, batch=batch)
+                n_events += len(first.mask)
+                n_seeds += int(first.mask.sum())
+                n_ok += int(first.in_acceptance.sum())
+                if label_name in batch:
+                    labels = np.asarray(batch[label_name])[:, : first.mask.shape[1]]
+                    keep = first.mask & (labels >= 0)
+                    labels_all.append(labels[keep])
+                    for name, r in results.items():
+                        scores_all[name].append(r.scores[keep])
+                bar.update(len(first.mask))
     bar.close()
     seconds = time.perf_counter() - t0
     summary = {

@@ -5,7 +5,8 @@ import pytest
 
 from e2ejax import geometry
 from e2ejax.errors import InputError
-from e2ejax.features import egamma_inputs, event_images, frames_to_points, jet_inputs
+from e2ejax.features import TASKS, egamma_inputs, event_images, frames_to_points, jet_inputs, jet_inputs_at
+from e2ejax.ops import extract_frames
 
 
 def toy_events(rng, B=2, N=40):
@@ -105,3 +106,45 @@ def test_missing_fields_and_unknown_channels(rng):
         event_images(ev, channels=("hcal",))
     with pytest.raises(InputError, match=r"unknown image channel\(s\) \['hf'\]"):
         event_images(ev, channels=("hf",))
+
+
+@pytest.mark.parametrize("task", ["qg", "top", "tau"])
+def test_frames_from_hits_equal_images_then_crop(rng, task):
+    """jet_inputs sums frames straight from the hits: same frames as building the images and cutting them."""
+    ev = toy_events(rng, B=3, N=300)
+    ev["trk_d0"][0, :5] = 0.5  # shared cells: the pT-weighted mean per pixel must match too
+    channels, size, _ = TASKS[task]
+    frames, seeds, mask, ok = jax.jit(lambda e: jet_inputs(e, task=task))(ev)
+    expected, expected_ok = extract_frames(event_images(ev, channels=channels), seeds, height=size, width=size)
+    np.testing.assert_allclose(np.asarray(frames), np.asarray(expected), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(ok, expected_ok)
+    assert np.abs(np.asarray(frames)).sum() > 0
+
+
+def test_jet_inputs_at_selected_slots(rng):
+    ev = toy_events(rng, B=3, N=200)
+    ev["jet_mask"] = np.array([[True, True, False], [False, False, False], [True, False, False]])
+    full, seeds, mask, ok = jet_inputs(ev, task="top")
+    rows = np.array([0, 1, 6, 6], np.int32)  # the real jets, padded by repeating the last
+    at, seeds_at, mask_at, ok_at = jax.jit(lambda e, r: jet_inputs_at(e, r, task="top"))(ev, rows)
+    np.testing.assert_allclose(np.asarray(at), np.asarray(full).reshape(9, 125, 125, 8)[rows], rtol=1e-6, atol=1e-6)
+    for a, b in ((seeds_at, seeds), (mask_at, mask), (ok_at, ok)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_frames_from_hits_gradient(rng):
+    ev = toy_events(rng, B=1, N=30)
+    weights = jnp.asarray(rng.normal(size=(125, 125, 3)).astype(np.float32))
+
+    def score(eb_energy, trk_pt):
+        frames = jet_inputs(dict(ev, eb_energy=eb_energy, trk_pt=trk_pt), task="qg")[0]
+        return jnp.sum(jnp.tanh(frames[0, 0]) * weights)
+
+    args = (jnp.asarray(ev["eb_energy"]), jnp.asarray(ev["trk_pt"]))
+    expected = jax.grad(lambda a, b: jnp.sum(jnp.tanh(extract_frames(
+        event_images(dict(ev, eb_energy=a, trk_pt=b), channels=("track_pt", "ecal", "hcal")),
+        jet_inputs(ev, task="qg")[1], height=125, width=125)[0][0, 0]) * weights), argnums=(0, 1))(*args)
+    got = jax.grad(score, argnums=(0, 1))(*args)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-4, atol=1e-5)
+    assert np.abs(np.asarray(got[0])).sum() > 0

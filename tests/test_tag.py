@@ -85,4 +85,4 @@ def test_bench_cli_reports_every_stage(egamma_file, egamma_checkpoint, capsys):
     out = capsys.readouterr().out
     for stage in ("read", "images", "seeds", "frames", "net", "write", "total"):
         assert f"\n{stage}" in out
-    assert "12 events, 15 seeds" in out and "end-to-end / network-only throughput" in out
+    assert "12 events, 15 seeds" in out and "stages in sequence / network-only throughput" in out

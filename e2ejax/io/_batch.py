@@ -73,6 +73,22 @@ class EventBatch(Mapping):
     def __len__(self) -> int:
         return len(self.arrays)
 
+    def split(self, size: int):
+        """Consecutive sub-batches of at most ``size`` entries (views of these arrays; ``overflow`` stays on the first).
+
+        Examples:
+            >>> import numpy as np
+            >>> b = EventBatch({"event": np.arange(5)}, "sparse", "f.root", "Events", 10, 15)
+            >>> [(p.entry_start, p.entry_stop, p["event"].tolist()) for p in b.split(2)]
+            [(10, 12, [0, 1]), (12, 14, [2, 3]), (14, 15, [4])]
+        """
+        if size < 1:
+            raise ValueError(f"expected a positive sub-batch size, got {size}")
+        for i in range(0, self.size, size):
+            j = min(i + size, self.size)
+            yield EventBatch({k: v[i:j] for k, v in self.arrays.items()}, self.layout, self.file, self.tree,
+                             self.entry_start + i, self.entry_start + j, self.overflow if i == 0 else {})
+
     @property
     def size(self) -> int:
         """Number of entries ``B`` in the batch."""

@@ -98,15 +98,17 @@ def _check_group_names(groups) -> None:
         raise InputError(f"unknown hit groups {unknown}; expected names from {list(GROUPS)}")
 
 
-def _sparse_groups(tree, groups, path, require=()):
+def _sparse_groups(tree, groups, path, require=(), optional=()):
     _check_group_names(require)
+    _check_group_names(optional)
+    present = [g for g, fields in GROUPS.items() if all(f"{g}_{f}" in tree for f in fields)]
     if groups is None:
-        present = [g for g, fields in GROUPS.items() if all(f"{g}_{f}" in tree for f in fields)]
         if not present and not require:
             check_branches(tree, [f"eb_{f}" for f in GROUPS["eb"]], path=path)
         return present + [g for g in require if g not in present]
     _check_group_names(groups)
-    return list(groups) + [g for g in require if g not in groups]
+    chosen = list(groups) + [g for g in require if g not in groups]
+    return chosen + [g for g in optional if g in present and g not in chosen]
 
 
 def _read_sparse(arrays, fields, groups, *, min_pad, max_hits, start, stop, path):
@@ -193,14 +195,14 @@ def _read_dense(arrays, fields, *, min_pad, max_hits, start, stop, path):
     return out, {}
 
 
-def _plan(tree, layout, groups, path, require=()):
+def _plan(tree, layout, groups, path, require=(), optional=()):
     if layout == "auto":
         layout = detect_layout(tree)
     if layout not in (SPARSE, DENSE):
         raise InputError(f"expected layout 'auto', 'sparse' or 'dense'; got {layout!r}")
     events = [n for n in _EVENT_BRANCHES if n in tree][:1]
     if layout == SPARSE:
-        groups = _sparse_groups(tree, groups, path, require)
+        groups = _sparse_groups(tree, groups, path, require, optional)
         names = [f"{g}_{f}" for g in groups for f in GROUPS[g]]
         kinds = {n: "i" if n.split("_", 1)[1] in INT_FIELDS else "f" for n in names}
     else:
@@ -220,7 +222,7 @@ def _close_after(source, fn):
         t.file.close()
 
 
-def check_files(files, *, tree: str = DEFAULT_TREE, layout: str = "auto", groups=None, require=()) -> list:
+def check_files(files, *, tree: str = DEFAULT_TREE, layout: str = "auto", groups=None, require=(), optional=()) -> list:
     """Open every input and check its tree, entries, layout and branches without reading events.
 
     Arguments as for :func:`iterate_events`. Cheap (only the file headers and tree metadata
@@ -236,7 +238,7 @@ def check_files(files, *, tree: str = DEFAULT_TREE, layout: str = "auto", groups
     if not sources:
         raise InputError("expected at least one input ROOT file; found an empty list; pass file paths or globs")
     for source in sources:
-        _close_after(source, lambda t, s=source: _plan(t, layout, groups, s.path, require))
+        _close_after(source, lambda t, s=source: _plan(t, layout, groups, s.path, require, optional))
     return sources
 
 
@@ -253,6 +255,7 @@ def iterate_events(
     release_memory: bool = True,
     check_first: bool = True,
     require=(),
+    optional=(),
 ):
     """Stream events from ROOT files as :class:`EventBatch` es of padded numpy arrays.
 
@@ -275,6 +278,8 @@ def iterate_events(
             batch, so a bad file late in the list fails before any work is done.
         require: sparse groups that must be present (their missing branches are named,
             with the closest names in the file); read in addition to ``groups``.
+        optional: sparse groups read in addition to an explicit ``groups`` list when a file
+            has them (``ee`` for the ECAL image: endcap hits are used if written).
 
     Yields:
         :class:`EventBatch` (see its docstring for every array, shape and dtype).
@@ -287,7 +292,7 @@ def iterate_events(
     """
     max_hits = dict(max_hits or {})
     if check_first:
-        sources = check_files(files, tree=tree, layout=layout, groups=groups, require=require)
+        sources = check_files(files, tree=tree, layout=layout, groups=groups, require=require, optional=optional)
     else:
         sources = resolve(files, tree=tree)
         if not sources:
@@ -299,7 +304,7 @@ def iterate_events(
         t = open_tree(source)
         stop = t.num_entries if remaining is None else min(t.num_entries, remaining)
         try:
-            lay, grps, names = _plan(t, layout, groups, source.path, require)
+            lay, grps, names = _plan(t, layout, groups, source.path, require, optional)
             chunks = t.iterate(names, step_size=step_size, entry_stop=stop, library="ak", report=True)
             for arrays, report in chunks:
                 start, end = int(report.tree_entry_start), int(report.tree_entry_stop)

@@ -4,12 +4,13 @@ Every function is jit- and vmap-able with static sizes given as keyword-only
 arguments, float32 in and out, and differentiable in its float inputs.
 """
 
-from e2ejax.ops._frames import extract_frames, frame_offset
+from e2ejax.ops._frames import extract_frames, frame_offset, frames_in_acceptance
+from e2ejax.ops._hit_frames import hits_to_frames
 from e2ejax.ops._graph import Graph, build_graph, frame_to_points, frames_to_graphs, knn
 from e2ejax.ops._images import endcap_hits_to_image, hbhe_towers, hits_to_image, stitch_ecal, track_image
 from e2ejax.ops._seeds import egamma_seeds, jet_seeds, window_argmax
 from e2ejax.ops._segment import segment_max, segment_mean, segment_softmax, segment_sum
-from e2ejax.ops._upsample import upsample
+from e2ejax.ops._upsample import upsample, upsampled_frames
 
 __all__ = [
     "Graph",
@@ -18,9 +19,11 @@ __all__ = [
     "endcap_hits_to_image",
     "extract_frames",
     "frame_offset",
+    "frames_in_acceptance",
     "frame_to_points",
     "frames_to_graphs",
     "hbhe_towers",
+    "hits_to_frames",
     "hits_to_image",
     "jet_seeds",
     "knn",
@@ -31,5 +34,6 @@ __all__ = [
     "stitch_ecal",
     "track_image",
     "upsample",
+    "upsampled_frames",
     "window_argmax",
 ]

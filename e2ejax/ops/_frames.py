@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from e2ejax.ops._checks import check_float, check_int, check_positive_int, check_rank, shape_str, shapes_equal
 
-__all__ = ["extract_frames", "frame_offset"]
+__all__ = ["extract_frames", "frame_offset", "frames_in_acceptance"]
 
 
 def frame_offset(size: int) -> int:
@@ -22,6 +22,27 @@ def frame_offset(size: int) -> int:
     """
     size = check_positive_int("size", size)
     return size // 2 - 1 if size % 2 == 0 else size // 2
+
+
+def frames_in_acceptance(seeds, *, height: int, rows: int):
+    """True where a ``height``-row frame around the seed lies fully inside ``rows`` image rows.
+
+    Args:
+        seeds: int ``[..., 2]`` seed cells ``(row, col)``.
+        height: static frame height (keyword-only).
+        rows: static number of image rows (keyword-only).
+
+    Returns:
+        bool ``[...]``, the ``in_acceptance`` of :func:`extract_frames`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> frames_in_acceptance(jnp.array([[14, 0], [15, 0]]), height=32, rows=280).tolist()
+        [False, True]
+    """
+    check_int("seeds", seeds)
+    top = jnp.asarray(seeds)[..., 0] - frame_offset(height)
+    return (top >= 0) & (top + check_positive_int("height", height) <= check_positive_int("rows", rows))
 
 
 def extract_frames(images: jax.Array, seeds: jax.Array, *, height: int, width: int):

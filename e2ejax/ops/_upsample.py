@@ -5,9 +5,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from e2ejax.ops._checks import check_float, check_positive_int, check_rank
+from e2ejax.ops._frames import frame_offset
+from e2ejax.ops._checks import check_float, check_int, check_positive_int, check_rank, shape_str, shapes_equal
 
-__all__ = ["upsample"]
+__all__ = ["upsample", "upsampled_frames"]
 
 
 def upsample(towers: jax.Array, *, factor: int = 5) -> jax.Array:
@@ -36,3 +37,51 @@ def upsample(towers: jax.Array, *, factor: int = 5) -> jax.Array:
     scaled = towers / jnp.asarray(factor * factor, towers.dtype)
     tiled = jnp.broadcast_to(scaled[:, :, None, :, None, :], (B, H, factor, W, factor, C))
     return tiled.reshape(B, H * factor, W * factor, C)
+
+
+def upsampled_frames(towers: jax.Array, seeds: jax.Array, *, height: int, width: int, factor: int = 5) -> jax.Array:
+    """Frames of the upsampled towers around seeds, without building the upsampled image.
+
+    Equal to ``extract_frames(upsample(towers, factor=factor), seeds, height=height,
+    width=width)[0]``: frame pixel ``(i, j)`` is cell ``(r, c)`` of the upsampled grid
+    (rows from ``seed_row - frame_offset(height)``, columns wrapping), i.e. tower
+    ``(r // factor, c // factor)`` divided by ``factor**2``, and zero for rows outside.
+    A gather of ``height x width`` values per seed instead of ``H W factor**2`` cells
+    per event; linear in ``towers``.
+
+    Args:
+        towers: float ``[B, H, W, C]``.
+        seeds: int ``[B, S, 2]`` seed cells ``(row, col)`` in the upsampled grid.
+        height: static frame height (keyword-only).
+        width: static frame width (keyword-only).
+        factor: static positive int (keyword-only).
+
+    Returns:
+        ``[B, S, height, width, C]``, same dtype as ``towers``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> towers = jnp.zeros((1, 56, 72, 1)).at[0, 10, 0].set(25.0)
+        >>> f = upsampled_frames(towers, jnp.array([[[52, 0]]]), height=5, width=5)
+        >>> f[0, 0, ..., 0].astype(int).tolist()[0], float(f.sum())
+        ([0, 0, 1, 1, 1], 15.0)
+    """
+    check_rank("towers", towers, (4,), "[B, H, W, C]")
+    check_rank("seeds", seeds, (3,), "[B, S, 2]")
+    check_float("towers", towers)
+    check_int("seeds", seeds)
+    factor = check_positive_int("factor", factor)
+    height = check_positive_int("height", height)
+    width = check_positive_int("width", width)
+    B, H, W, C = towers.shape
+    if not shapes_equal(jnp.shape(seeds)[::2], (B, 2)):
+        raise ValueError(f"expected seeds of shape [{B}, S, 2] for towers of shape {shape_str(towers.shape)}, got {shape_str(jnp.shape(seeds))}")
+    seeds = jnp.asarray(seeds, jnp.int32)
+    rows = seeds[..., 0, None] - frame_offset(height) + jnp.arange(height, dtype=jnp.int32)[None, None, :]  # [B, S, height]
+    cols = jnp.mod(seeds[..., 1, None] - frame_offset(width) + jnp.arange(width, dtype=jnp.int32)[None, None, :], W * factor)
+    inside = (rows >= 0) & (rows < H * factor)
+    tower_rows = jnp.where(inside, rows // factor, 0)
+    b = jnp.arange(B, dtype=jnp.int32)[:, None, None, None]
+    picked = towers[b, tower_rows[..., :, None], (cols // factor)[..., None, :]]  # [B, S, height, width, C]
+    scale = jnp.asarray(factor * factor, towers.dtype)
+    return jnp.where(inside[..., None, None], picked / scale, jnp.zeros((), towers.dtype))

@@ -16,7 +16,7 @@ from e2ejax.errors import InputError, require
 __all__ = ["add_arguments", "run", "validate", "SAMPLE_NAMES"]
 
 SAMPLE_NAMES = ("qg", "egamma", "top", "tau")
-COMPRESSIONS = ("lz4", "zlib", "lzma")
+COMPRESSIONS = ("lz4", "zstd", "zlib", "lzma")
 MAX_EVENTS = 10**7 - 1  # event ids are seed * 10**7 + number
 MAX_SEED = 2**31 - 1
 MAX_PILEUP = 200.0
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes (default 1); the file does not depend on it")
     parser.add_argument("--pileup", metavar="MU", default="0",
                         help="mean number of minimum-bias interactions overlaid (Poisson, default 0)")
-    parser.add_argument("--compression", metavar="ALG", default="lz4", help="lz4 (default), zlib or lzma")
+    parser.add_argument("--compression", metavar="ALG", default="lz4", help="lz4 (default), zstd, zlib or lzma")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 

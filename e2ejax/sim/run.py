@@ -139,7 +139,7 @@ def simulate(sample: str, *, events: int, seed: int, output: str, workers: int =
         workers: worker processes (the file does not depend on it).
         pileup: mean number of overlaid minimum-bias interactions (Poisson).
         cfg: detector settings.
-        compression: ``"lz4"`` (default), ``"zlib"`` or ``"lzma"``.
+        compression: ``"lz4"`` (default), ``"zstd"``, ``"zlib"`` or ``"lzma"``.
         progress: show a tqdm progress bar on stderr.
         command: command line recorded in the metadata.
 

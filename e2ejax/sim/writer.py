@@ -23,7 +23,7 @@ __all__ = ["GROUPS", "INT_FIELDS", "branch_names", "to_arrays", "EventWriter", "
 #: mantissa bits kept in float32 branches (relative precision 2**-13, as in CMS NanoAOD).
 MANTISSA_BITS = 12
 #: name -> uproot compression.
-COMPRESSION = {"lz4": lambda: uproot.LZ4(1), "lzma": lambda: uproot.LZMA(6), "zlib": lambda: uproot.ZLIB(6)}
+COMPRESSION = {"lz4": lambda: uproot.LZ4(1), "zstd": lambda: uproot.ZSTD(5), "lzma": lambda: uproot.LZMA(6), "zlib": lambda: uproot.ZLIB(6)}
 
 
 def round_mantissa(x, *, bits: int = MANTISSA_BITS) -> np.ndarray:

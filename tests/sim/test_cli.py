@@ -21,7 +21,7 @@ from e2ejax.sim import run
         (["qg", "--events", "5", "--workers", "0"], "--workers: expected an integer"),
         (["qg", "--events", "5", "--pileup", "-1"], "--pileup: expected a number in [0, 200], found -1"),
         (["qg", "--events", "5", "--pileup", "lots"], "--pileup: expected a number in [0, 200], found 'lots'"),
-        (["qg", "--events", "5", "--compression", "gzip"], "--compression: expected one of lz4, zlib, lzma"),
+        (["qg", "--events", "5", "--compression", "gzip"], "--compression: expected one of lz4, zstd, zlib, lzma"),
     ],
 )
 def test_bad_arguments(tmp_path, capsys, argv, expected):
