@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", help="E2E ROOT file (default: the shipped sample of the model's task)")
     parser.add_argument("--model", default="egamma", help="comma-separated shipped names or checkpoint directories")
     parser.add_argument("--backend", default="auto", help="auto, xla or onnxruntime")
-    parser.add_argument("--batch-size", type=int, default=256, help="events per batch")
+    parser.add_argument("--batch-size", type=int, default=64, help="events per batch (default 64)")
 
 
 def _block(x):
@@ -48,7 +48,7 @@ def bench_model(name: str, file: str | None, *, backend: str, batch_size: int) -
     )
     from e2ejax.io import PredictionWriter, iterate_events
     from e2ejax.ops import egamma_seeds, extract_frames, jet_seeds
-    from e2ejax.pipeline import REQUIRED_GROUPS, Tagger, pad_rows
+    from e2ejax.pipeline import READ_EVENTS, REQUIRED_GROUPS, Tagger, pad_rows
 
     tagger = Tagger.from_pretrained(name, backend=backend)
     channels, size, kind = TASKS[tagger.task]
@@ -78,36 +78,38 @@ def bench_model(name: str, file: str | None, *, backend: str, batch_size: int) -
         writer = PredictionWriter(os.path.join(tmp, "scores.root"), group=group)
         t_all = time.perf_counter()
         t = time.perf_counter()
-        for batch in iterate_events(file, step_size=batch_size, groups=REQUIRED_GROUPS[tagger.task], optional=("ee",)):
+        chunks = iterate_events(file, step_size=max(batch_size, READ_EVENTS), groups=REQUIRED_GROUPS[tagger.task],
+                                optional=("ee",))
+        for chunk in chunks:  # read as e2ejax tag reads: READ_EVENTS at a time, cut into batches
             times["read"] += time.perf_counter() - t
-            ev = trim_seed_slots({k: np.asarray(v) for k, v in batch.items()}, group)
-            mask = ev[f"{group}_mask"]
-            if not mask.any():  # nothing to score: the batch is only written
-                writer.write({name: np.zeros(mask.shape, np.float32)}, mask=mask, batch=batch)
-                n_events += len(mask)
+            for batch in chunk.split(batch_size):
+                ev = trim_seed_slots({k: np.asarray(v) for k, v in batch.items()}, group)
+                mask = ev[f"{group}_mask"]
+                if not mask.any():  # nothing to score: the batch is only written
+                    writer.write({name: np.zeros(mask.shape, np.float32)}, mask=mask, batch=batch)
+                    n_events += len(mask)
+                    continue
+                n_rows = int(mask.sum())
+                rows = pad_rows(np.flatnonzero(mask))  # real seeds only, as the tagger runs them
+                shape_key = tuple(sorted((k, v.shape) for k, v in ev.items())) + (len(rows),)
+                if shape_key not in warm:  # compile outside the timed region
+                    im = _block(images_fn(ev))
+                    tagger.network(net_inputs(_block(frames_fn(ev, im, _block(seeds_fn(ev, im)), rows)), n_rows))
+                    warm.add(shape_key)
+                t = time.perf_counter(); im = _block(images_fn(ev))
+                if "images" in times:
+                    times["images"] += time.perf_counter() - t
+                t = time.perf_counter(); sd = _block(seeds_fn(ev, im)); times["seeds"] += time.perf_counter() - t
+                t = time.perf_counter(); x = net_inputs(_block(frames_fn(ev, im, sd, rows)), n_rows); times["frames"] += time.perf_counter() - t
                 t = time.perf_counter()
-                continue
-            n_rows = int(mask.sum())
-            rows = pad_rows(np.flatnonzero(mask))  # real seeds only, as the tagger runs them
-            shape_key = tuple(sorted((k, v.shape) for k, v in ev.items())) + (len(rows),)
-            if shape_key not in warm:  # compile outside the timed region
-                im = _block(images_fn(ev))
-                tagger.network(net_inputs(_block(frames_fn(ev, im, _block(seeds_fn(ev, im)), rows)), n_rows))
-                warm.add(shape_key)
-            t = time.perf_counter(); im = _block(images_fn(ev))
-            if "images" in times:
-                times["images"] += time.perf_counter() - t
-            t = time.perf_counter(); sd = _block(seeds_fn(ev, im)); times["seeds"] += time.perf_counter() - t
-            t = time.perf_counter(); x = net_inputs(_block(frames_fn(ev, im, sd, rows)), n_rows); times["frames"] += time.perf_counter() - t
-            t = time.perf_counter()
-            scores = np.zeros(mask.shape, np.float32)
-            scores.reshape(-1)[np.flatnonzero(mask)] = tagger.network(x)[:n_rows]
-            times["net"] += time.perf_counter() - t
-            t = time.perf_counter()
-            writer.write({name: scores}, mask=mask, batch=batch)
-            times["write"] += time.perf_counter() - t
-            n_events += len(mask)
-            n_seeds += n_rows
+                scores = np.zeros(mask.shape, np.float32)
+                scores.reshape(-1)[np.flatnonzero(mask)] = tagger.network(x)[:n_rows]
+                times["net"] += time.perf_counter() - t
+                t = time.perf_counter()
+                writer.write({name: scores}, mask=mask, batch=batch)
+                times["write"] += time.perf_counter() - t
+                n_events += len(mask)
+                n_seeds += n_rows
             t = time.perf_counter()
         writer.close()
         wall = time.perf_counter() - t_all

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", help="output file (.root or .parquet) when tagging one input")
     parser.add_argument("--model", default="egamma", help="comma-separated shipped names or checkpoint directories (default egamma)")
     parser.add_argument("--backend", default="auto", help="auto (ONNX Runtime on CPU, XLA on GPU), xla or onnxruntime")
-    parser.add_argument("--batch-size", type=int, default=256, help="events per batch (default 256)")
+    parser.add_argument("--batch-size", type=int, default=64, help="events per batch (default 64; files are read 256 events at a time)")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
