@@ -17,7 +17,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from _timing import best_time, table  # noqa: E402
 
-from e2ejax.ops import extract_frames, frame_offset, hits_to_image  # noqa: E402
+from e2ejax.ops import extract_frames, frame_offset, hits_to_frames, hits_to_image  # noqa: E402
 
 
 FRAMES_NOTE = """\
@@ -135,6 +135,35 @@ def bench_hits(B, N, rng):
     }
 
 
+def bench_hit_frames(B, S, N, C, size, rng):
+    """Jet frames straight from hits (hits_to_frames) vs building the 280x360 images and cutting them."""
+    H, W = 280, 360
+    rows = rng.integers(0, H, (B, N)).astype(np.int32)
+    cols = rng.integers(0, W, (B, N)).astype(np.int32)
+    vals = rng.exponential(size=(B, N, C)).astype(np.float32)
+    mask = rng.random((B, N)) < 0.8
+    seeds = np.stack([rng.integers(0, H, (B, S)), rng.integers(0, W, (B, S))], -1).astype(np.int32)
+    args = [jnp.asarray(a) for a in (rows, cols, vals, mask, seeds)]
+    direct = jax.jit(lambda r, c, v, m, s: hits_to_frames(r, c, v, m, s, shape=(H, W), height=size, width=size)[0])
+    via_image = jax.jit(lambda r, c, v, m, s: extract_frames(hits_to_image(r, c, v, m, shape=(H, W)), s,
+                                                             height=size, width=size)[0])
+    np.testing.assert_allclose(np.asarray(direct(*args)), np.asarray(via_image(*args)), rtol=1e-5, atol=1e-5)
+    best = {"direct": float("inf"), "image": float("inf")}
+    for _ in range(3):
+        best["direct"] = min(best["direct"], best_time(lambda: direct(*args), repeat=3))
+        best["image"] = min(best["image"], best_time(lambda: via_image(*args), repeat=3))
+    nbytes = B * S * size * size * C * 4
+    return {
+        "events x seeds": f"{B}x{S}",
+        "hits/event": N,
+        "frame": f"{size}x{size}x{C}",
+        "from hits ms": f"{best['direct'] * 1e3:.1f}",
+        "image+cut ms": f"{best['image'] * 1e3:.1f}",
+        "speed-up": f"{best['image'] / best['direct']:.1f}",
+        "from hits frame GB/s": f"{nbytes / best['direct'] / 1e9:.2f}",
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller batches")
@@ -144,14 +173,22 @@ def main(argv=None):
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} cpus")
     # events x seeds per event: 4 jets per event for 125x125 jet frames, 2 to 4 e/gamma
     # candidates per event for 32x32 frames; seeds anywhere in the 280x360 image
+    # sizes: in cache (2-4 MB), out of cache but under glibc's 32 MiB mmap threshold
+    # (12-30 MB: the tagger's 64-event batches), and above it (48 MB)
     rows = [
+        bench_frames(16 // scale, 4, 125, 125, 3, rng),
+        bench_frames(40 // scale, 4, 125, 125, 3, rng),
         bench_frames(64 // scale, 4, 125, 125, 3, rng),
         bench_frames(256 // scale, 2, 32, 32, 1, rng),
         bench_frames(256 // scale, 4, 32, 32, 1, rng),
+        bench_frames(2048 // scale, 4, 32, 32, 1, rng),
     ]
     print("\nextract_frames (jitted) vs NumPy; bandwidth = frame bytes produced per second")
     print(table(rows, list(rows[0])))
     print(FRAMES_NOTE)
+    direct = [bench_hit_frames(64 // scale, 2, n, c, 125, rng) for n, c in ((2048, 3), (4096, 8))]
+    print("\njet frames summed from hits (the tagger's path) vs hits -> 280x360 image -> extract_frames")
+    print(table(direct, list(direct[0])))
     hits = [bench_hits(256 // scale, n, rng) for n in (256, 2048)]
     print("\nhits_to_image (jitted) vs numpy np.add.at, stitched 280x360 grid")
     print(table(hits, list(hits[0])))
