@@ -45,6 +45,19 @@ def frames_in_acceptance(seeds, *, height: int, rows: int):
     return (top >= 0) & (top + check_positive_int("height", height) <= check_positive_int("rows", rows))
 
 
+def check_images_and_seeds(name: str, images, seeds, height, width) -> tuple[int, int]:
+    """Checks shared by the frame cutters: float ``[B, H, W, C]`` images, int ``[B, S, 2]`` seeds, positive sizes."""
+    check_rank(name, images, (4,), "[B, H, W, C]")
+    check_rank("seeds", seeds, (3,), "[B, S, 2]")
+    check_float(name, images)
+    check_int("seeds", seeds)
+    B = jnp.shape(images)[0]
+    if not shapes_equal(jnp.shape(seeds)[::2], (B, 2)):
+        raise ValueError(f"expected seeds of shape [{B}, S, 2] for {name} of shape {shape_str(jnp.shape(images))}, "
+                         f"got {shape_str(jnp.shape(seeds))}")
+    return check_positive_int("height", height), check_positive_int("width", width)
+
+
 def extract_frames(images: jax.Array, seeds: jax.Array, *, height: int, width: int):
     """Cut ``height x width`` frames around seeds; phi (columns) wraps, eta (rows) zero-pads.
 
@@ -80,18 +93,8 @@ def extract_frames(images: jax.Array, seeds: jax.Array, *, height: int, width: i
         >>> frames[0, 0, ..., 0].astype(int).tolist(), ok.tolist()
         ([[0, 0, 0], [5, 0, 1], [11, 6, 7]], [[False]])
     """
-    check_rank("images", images, (4,), "[B, H, W, C]")
-    check_rank("seeds", seeds, (3,), "[B, S, 2]")
-    check_float("images", images)
-    check_int("seeds", seeds)
-    height = check_positive_int("height", height)
-    width = check_positive_int("width", width)
+    height, width = check_images_and_seeds("images", images, seeds, height, width)
     B, H, W, C = images.shape
-    if not shapes_equal(seeds.shape[::2], (B, 2)):
-        raise ValueError(
-            f"expected seeds of shape [{B}, S, 2] for images of shape {shape_str(images.shape)}, "
-            f"got {shape_str(seeds.shape)}"
-        )
     images = jnp.asarray(images)
     seeds = jnp.asarray(seeds, jnp.int32)
     # image row of every frame row, [B, S, height]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from e2ejax.ops._frames import frame_offset
-from e2ejax.ops._checks import check_float, check_int, check_positive_int, check_rank, shape_str, shapes_equal
+from e2ejax.ops._checks import check_float, check_positive_int, check_rank
+from e2ejax.ops._frames import check_images_and_seeds, frame_offset
 
 __all__ = ["upsample", "upsampled_frames"]
 
@@ -66,16 +66,9 @@ def upsampled_frames(towers: jax.Array, seeds: jax.Array, *, height: int, width:
         >>> f[0, 0, ..., 0].astype(int).tolist()[0], float(f.sum())
         ([0, 0, 1, 1, 1], 15.0)
     """
-    check_rank("towers", towers, (4,), "[B, H, W, C]")
-    check_rank("seeds", seeds, (3,), "[B, S, 2]")
-    check_float("towers", towers)
-    check_int("seeds", seeds)
+    height, width = check_images_and_seeds("towers", towers, seeds, height, width)
     factor = check_positive_int("factor", factor)
-    height = check_positive_int("height", height)
-    width = check_positive_int("width", width)
     B, H, W, C = towers.shape
-    if not shapes_equal(jnp.shape(seeds)[::2], (B, 2)):
-        raise ValueError(f"expected seeds of shape [{B}, S, 2] for towers of shape {shape_str(towers.shape)}, got {shape_str(jnp.shape(seeds))}")
     seeds = jnp.asarray(seeds, jnp.int32)
     rows = seeds[..., 0, None] - frame_offset(height) + jnp.arange(height, dtype=jnp.int32)[None, None, :]  # [B, S, height]
     cols = jnp.mod(seeds[..., 1, None] - frame_offset(width) + jnp.arange(width, dtype=jnp.int32)[None, None, :], W * factor)
