@@ -36,6 +36,7 @@ from e2ejax.ops import (
     hbhe_towers,
     hits_to_frames,
     hits_to_image,
+    hits_window_argmax,
     jet_seeds,
     stitch_ecal,
     track_image,
@@ -43,7 +44,7 @@ from e2ejax.ops import (
     upsampled_frames,
 )
 
-__all__ = ["CHANNELS", "TASKS", "DENSE_KEYS", "is_dense", "dense_jet_inputs", "event_images", "event_frames", "ecal_image", "hcal_towers", "jet_axes", "egamma_centres", "jet_inputs", "jet_inputs_at", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
+__all__ = ["CHANNELS", "TASKS", "DENSE_KEYS", "is_dense", "dense_jet_inputs", "event_images", "event_frames", "ecal_image", "hcal_towers", "jet_axes", "egamma_centres", "jet_inputs", "jet_inputs_at", "egamma_frames", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
 
 CHANNELS = ("track_pt", "track_d0", "track_dz", "ecal", "hcal", "bpix1", "bpix2", "bpix3")
 
@@ -287,15 +288,26 @@ def dense_jet_inputs(events: Mapping, *, task: str = "qg"):
 def egamma_inputs(events: Mapping):
     """e/gamma frames: seed = the hottest crystal in a 5 x 5 window around the candidate, 32 x 32 ECAL frames.
 
-    The candidate positions are those of :func:`egamma_centres`.
+    The candidate positions are those of :func:`egamma_centres`. Windows and frames are
+    summed straight from the ECAL hits (:func:`e2ejax.ops.hits_window_argmax`,
+    :func:`e2ejax.ops.hits_to_frames`): equal to searching and cutting the stitched ECAL
+    image of :func:`event_images` without building it.
 
     Returns:
         ``(frames [B, S, 32, 32, 1], seeds int32 [B, S, 2], eg_mask bool [B, S], in_acceptance bool [B, S])``.
     """
-    ecal = event_images(events, channels=("ecal",))
-    seeds, mask = egamma_seeds(ecal[..., 0], egamma_centres(events), jnp.asarray(events["eg_mask"]))
-    frames, in_acceptance = extract_frames(ecal, seeds, height=32, width=32)
+    row, col, energy, hits = _ecal_hits(events)
+    _need(events, ("eg_mask",))
+    mask = jnp.asarray(events["eg_mask"])
+    seeds = hits_window_argmax(row, col, energy, hits, egamma_centres(events), mask, shape=geometry.ECAL.shape, window=5)
+    frames, in_acceptance = egamma_frames(events, seeds)
     return frames, seeds, mask, in_acceptance
+
+
+def egamma_frames(events: Mapping, seeds: jax.Array):
+    """32 x 32 ECAL frames ``[B, S, 32, 32, 1]`` around ``seeds`` and their ``in_acceptance``, summed from the hits."""
+    row, col, energy, hits = _ecal_hits(events)
+    return hits_to_frames(row, col, energy[..., None], hits, seeds, shape=geometry.ECAL.shape, height=32, width=32)
 
 
 def frames_to_points(frames: jax.Array, *, n_points: int):

@@ -148,3 +148,18 @@ def test_frames_from_hits_gradient(rng):
     for g, e in zip(got, expected):
         np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-4, atol=1e-5)
     assert np.abs(np.asarray(got[0])).sum() > 0
+
+
+def test_egamma_frames_from_hits_equal_image_search_and_cut(rng):
+    from e2ejax.features import egamma_centres
+    from e2ejax.ops import egamma_seeds
+
+    ev = toy_events(rng, B=3, N=300)
+    ev["eg_mask"][1, 1] = False
+    frames, seeds, mask, ok = jax.jit(egamma_inputs)(ev)
+    ecal = event_images(ev, channels=("ecal",))
+    expected_seeds, _ = egamma_seeds(ecal[..., 0], egamma_centres(ev), jnp.asarray(ev["eg_mask"]))
+    expected, expected_ok = extract_frames(ecal, expected_seeds, height=32, width=32)
+    np.testing.assert_array_equal(seeds, expected_seeds)
+    np.testing.assert_allclose(np.asarray(frames), np.asarray(expected), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(ok, expected_ok)

@@ -1,8 +1,7 @@
 """``e2ejax bench [--model NAMES] [FILE]``: per-stage timing and peak memory of tagging.
 
-Stages: read (ROOT -> padded numpy), images (e/gamma only: the ECAL image its seed
-search needs), seeds, frames (jitted JAX ops; jet frames are summed straight from the
-hits, :func:`e2ejax.features.event_frames`, as the tagger does), net (the backend's
+Stages: read (ROOT -> padded numpy), seeds, frames (jitted JAX ops; windows and frames
+are summed straight from the hits as the tagger does, no detector images), net (the backend's
 network call), write (friend tree). Each jitted stage is warmed up on
 the first batch and then timed with its outputs ready; the table gives seconds,
 share of the total and events/s, and the last line compares the stages run one after
@@ -44,26 +43,22 @@ def bench_model(name: str, file: str | None, *, backend: str, batch_size: int) -
     import jax.numpy as jnp
 
     from e2ejax.features import (
-        TASKS, egamma_centres, event_images, frames_to_points, hcal_towers, jet_axes, jet_inputs_at, trim_seed_slots,
+        TASKS, egamma_frames, egamma_inputs, frames_to_points, hcal_towers, jet_axes, jet_inputs_at, trim_seed_slots,
     )
     from e2ejax.io import PredictionWriter, iterate_events
-    from e2ejax.ops import egamma_seeds, extract_frames, jet_seeds
+    from e2ejax.ops import jet_seeds
     from e2ejax.pipeline import READ_EVENTS, REQUIRED_GROUPS, Tagger, pad_rows
 
     tagger = Tagger.from_pretrained(name, backend=backend)
     channels, size, kind = TASKS[tagger.task]
     file = file or str(DATA / SHIPPED_SAMPLE[tagger.task])
+    stages = ("read", "seeds", "frames", "net", "write")
     if kind == "egamma":
-        stages = ("read", "images", "seeds", "frames", "net", "write")
-        images_fn = jax.jit(lambda ev: event_images(ev, channels=channels))
-        seeds_fn = jax.jit(lambda ev, im: egamma_seeds(im[..., 0], egamma_centres(ev), ev["eg_mask"])[0])
-        frames_fn = jax.jit(lambda ev, im, s, rows: jnp.take(
-            extract_frames(im, s, height=size, width=size)[0].reshape(-1, size, size, len(channels)), rows, axis=0))
+        seeds_fn = jax.jit(lambda ev: egamma_inputs(ev)[1])
+        frames_fn = jax.jit(lambda ev, s, rows: jnp.take(egamma_frames(ev, s)[0].reshape(-1, size, size, 1), rows, axis=0))
     else:
-        stages = ("read", "seeds", "frames", "net", "write")
-        images_fn = lambda ev: None  # noqa: E731  (jet frames never build the images)
-        seeds_fn = jax.jit(lambda ev, im: jet_seeds(hcal_towers(ev), jet_axes(ev), ev["jet_mask"])[0])
-        frames_fn = jax.jit(lambda ev, im, s, rows: jet_inputs_at(ev, rows, task=tagger.task)[0])
+        seeds_fn = jax.jit(lambda ev: jet_seeds(hcal_towers(ev), jet_axes(ev), ev["jet_mask"])[0])
+        frames_fn = jax.jit(lambda ev, s, rows: jet_inputs_at(ev, rows, task=tagger.task)[0])
     points_fn = jax.jit(lambda f: frames_to_points(f, n_points=tagger.model.config.n_points)) if tagger.graph else None
 
     def net_inputs(frames, n_rows):  # frames [R, size, size, C] of the real seeds (then padding rows)
@@ -93,14 +88,10 @@ def bench_model(name: str, file: str | None, *, backend: str, batch_size: int) -
                 rows = pad_rows(np.flatnonzero(mask))  # real seeds only, as the tagger runs them
                 shape_key = tuple(sorted((k, v.shape) for k, v in ev.items())) + (len(rows),)
                 if shape_key not in warm:  # compile outside the timed region
-                    im = _block(images_fn(ev))
-                    tagger.network(net_inputs(_block(frames_fn(ev, im, _block(seeds_fn(ev, im)), rows)), n_rows))
+                    tagger.network(net_inputs(_block(frames_fn(ev, _block(seeds_fn(ev)), rows)), n_rows))
                     warm.add(shape_key)
-                t = time.perf_counter(); im = _block(images_fn(ev))
-                if "images" in times:
-                    times["images"] += time.perf_counter() - t
-                t = time.perf_counter(); sd = _block(seeds_fn(ev, im)); times["seeds"] += time.perf_counter() - t
-                t = time.perf_counter(); x = net_inputs(_block(frames_fn(ev, im, sd, rows)), n_rows); times["frames"] += time.perf_counter() - t
+                t = time.perf_counter(); sd = _block(seeds_fn(ev)); times["seeds"] += time.perf_counter() - t
+                t = time.perf_counter(); x = net_inputs(_block(frames_fn(ev, sd, rows)), n_rows); times["frames"] += time.perf_counter() - t
                 t = time.perf_counter()
                 scores = np.zeros(mask.shape, np.float32)
                 scores.reshape(-1)[np.flatnonzero(mask)] = tagger.network(x)[:n_rows]

@@ -8,7 +8,7 @@ from e2ejax.ops._frames import extract_frames, frame_offset, frames_in_acceptanc
 from e2ejax.ops._hit_frames import hits_to_frames
 from e2ejax.ops._graph import Graph, build_graph, frame_to_points, frames_to_graphs, knn
 from e2ejax.ops._images import endcap_hits_to_image, hbhe_towers, hits_to_image, stitch_ecal, track_image
-from e2ejax.ops._seeds import egamma_seeds, jet_seeds, window_argmax
+from e2ejax.ops._seeds import egamma_seeds, hits_window_argmax, jet_seeds, window_argmax
 from e2ejax.ops._segment import segment_max, segment_mean, segment_softmax, segment_sum
 from e2ejax.ops._upsample import upsample, upsampled_frames
 
@@ -24,6 +24,7 @@ __all__ = [
     "frames_to_graphs",
     "hbhe_towers",
     "hits_to_frames",
+    "hits_window_argmax",
     "hits_to_image",
     "jet_seeds",
     "knn",

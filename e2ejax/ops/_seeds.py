@@ -5,9 +5,11 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from e2ejax import geometry
-from e2ejax.ops._checks import check_bool, check_float, check_int, check_positive_int, check_rank, shape_str, shapes_equal
+from e2ejax.ops._checks import (
+    check_bool, check_float, check_int, check_positive_int, check_rank, check_shape2, shape_str, shapes_equal,
+)
 
-__all__ = ["window_argmax", "jet_seeds", "egamma_seeds"]
+__all__ = ["window_argmax", "hits_window_argmax", "jet_seeds", "egamma_seeds"]
 
 
 def _check_centres(image, centres, mask, layout):
@@ -61,12 +63,62 @@ def window_argmax(image, centres, mask, *, window: int):
     inside = (rows >= 0) & (rows < H)
     b = jnp.arange(B)[:, None, None, None]
     values = image[b, jnp.clip(rows, 0, H - 1)[..., :, None], cols[..., None, :]]
-    values = jnp.where(inside[..., :, None], values, -jnp.inf).reshape(B, -1, window * window)
+    return _best_cell(values, rows, cols, inside, r0, c0, mask)
+
+
+def _best_cell(values, rows, cols, inside, r0, c0, mask):
+    """The cell of the largest positive value of ``[B, S, w, w]`` windows (first in row-major order),
+    else the centre ``(r0, c0)``; rows outside the image (``inside`` false) are not candidates."""
+    B, S, window = rows.shape
+    values = jnp.where(inside[..., :, None], values, -jnp.inf).reshape(B, S, window * window)
     best = jnp.argmax(values, axis=-1)
     use_best = mask & (jnp.max(values, axis=-1) > 0)
     best_row = jnp.take_along_axis(rows, (best // window)[..., None], axis=-1)[..., 0]
     best_col = jnp.take_along_axis(cols, (best % window)[..., None], axis=-1)[..., 0]
     return jnp.stack([jnp.where(use_best, best_row, r0), jnp.where(use_best, best_col, c0)], -1).astype(jnp.int32)
+
+
+def hits_window_argmax(rows, cols, values, hit_mask, centres, mask, *, shape, window: int):
+    """:func:`window_argmax` of the image the hits sum to, without building the image.
+
+    The ``window x window`` boxes are summed from the hits (:func:`e2ejax.ops.hits_to_frames`
+    around the clipped centres), then the same choice is made: the largest positive cell,
+    ties to the first in row-major order, else the clipped centre.
+
+    Args:
+        rows, cols: int ``[B, N]`` hit cells in the ``shape`` grid; values: float ``[B, N]``;
+        hit_mask: bool ``[B, N]``.
+        centres: int ``[B, S, 2]``; mask: bool ``[B, S]``.
+        shape: static ``(H, W)`` (keyword-only); window: static odd positive int (keyword-only).
+
+    Returns:
+        int32 ``[B, S, 2]`` cells, equal to
+        ``window_argmax(hits_to_image(rows, cols, values, hit_mask, shape=shape), centres, mask, window=window)``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> hits_window_argmax(jnp.array([[1, 4]]), jnp.array([[5, 5]]), jnp.array([[3.0, 9.0]]),
+        ...                    jnp.array([[True, True]]), jnp.array([[[0, 0]]]), jnp.array([[True]]),
+        ...                    shape=(5, 6), window=3).tolist()
+        [[[1, 5]]]
+    """
+    from e2ejax.ops._hit_frames import hits_to_frames
+
+    H, W = check_shape2("shape", shape)
+    window = check_positive_int("window", window)
+    if window % 2 == 0:
+        raise ValueError(f"expected an odd window so the centre is a cell, got window={window}")
+    check_rank("centres", centres, (3,), "[B, S, 2]")
+    check_int("centres", centres)
+    check_bool("mask", mask)
+    half = window // 2
+    r0 = jnp.clip(jnp.asarray(centres)[..., 0].astype(jnp.int32), 0, H - 1)
+    c0 = jnp.mod(jnp.asarray(centres)[..., 1].astype(jnp.int32), W)
+    boxes, _ = hits_to_frames(rows, cols, values, hit_mask, jnp.stack([r0, c0], -1), shape=(H, W), height=window, width=window)
+    offsets = jnp.arange(-half, half + 1, dtype=jnp.int32)[None, None, :]
+    box_rows = r0[..., None] + offsets
+    box_cols = jnp.mod(c0[..., None] + offsets, W)
+    return _best_cell(boxes, box_rows, box_cols, (box_rows >= 0) & (box_rows < H), r0, c0, jnp.asarray(mask))
 
 
 def jet_seeds(hbhe, axes, mask, *, window: int = 7):

@@ -67,3 +67,21 @@ def test_errors():
         jet_seeds(img, c, m[:, :1])
     with pytest.raises(TypeError, match="expected centres with an integer dtype"):
         egamma_seeds(np.zeros((1, 280, 360), np.float32), c.astype(np.float32), m)
+
+
+def test_hits_window_argmax_equals_image_search(rng):
+    """The window search summed from hits picks the cell the image search picks (edges, ties, masked centres)."""
+    from e2ejax.ops import hits_to_image, hits_window_argmax, window_argmax
+
+    H, W, B, N, S = 12, 20, 3, 80, 6
+    rows = rng.integers(-1, H + 1, (B, N)).astype(np.int32)
+    cols = rng.integers(0, W, (B, N)).astype(np.int32)
+    values = rng.choice([-1.0, 0.5, 1.0, 2.0], (B, N)).astype(np.float32)  # ties and negative cells
+    hit_mask = rng.random((B, N)) < 0.7
+    centres = np.stack([rng.integers(-3, H + 3, (B, S)), rng.integers(-W, 2 * W, (B, S))], -1).astype(np.int32)
+    mask = rng.random((B, S)) < 0.8
+    image = hits_to_image(rows, cols, values, hit_mask, shape=(H, W))
+    for window in (3, 5):
+        expected = window_argmax(image, centres, mask, window=window)
+        results = run_three_ways(hits_window_argmax, rows, cols, values, hit_mask, centres, mask, shape=(H, W), window=window)
+        assert_all_close(results, np.asarray(expected), rtol=0, atol=0)
