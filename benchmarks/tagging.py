@@ -76,7 +76,9 @@ def repeated_file(sample: Path, scale: int, path: Path) -> int:
     from e2ejax.io import iterate_events, write_events
 
     batches = list(iterate_events(str(sample), step_size=500))
-    return write_events(str(path), (b for _ in range(scale) for b in batches))
+    # baskets of 1000 events, as e2ejax simulate writes them (one 10x-sample basket per branch
+    # would make the reader decompress it whole for every chunk)
+    return write_events(str(path), (b for _ in range(scale) for b in batches), flush_entries=1000)
 
 
 # the child prints its own high-water mark: VmHWM belongs to the process's address space
