@@ -274,8 +274,9 @@ def iterate_events(
         min_pad: smallest padded size of a group (padded sizes are powers of two).
         release_memory: return freed heap pages to the system after each batch (glibc's
             ``malloc_trim``), which keeps the resident size flat on long files.
-        check_first: open every file and check its tree and branches before the first
-            batch, so a bad file late in the list fails before any work is done.
+        check_first: with several files, open every one and check its tree and branches
+            before the first batch, so a bad file late in the list fails before any work is
+            done (a single file is checked when it is opened for reading).
         require: sparse groups that must be present (their missing branches are named,
             with the closest names in the file); read in addition to ``groups``.
         optional: sparse groups read in addition to an explicit ``groups`` list when a file
@@ -291,12 +292,11 @@ def iterate_events(
             docs/RELIABILITY.md; negative energies are kept).
     """
     max_hits = dict(max_hits or {})
-    if check_first:
-        sources = check_files(files, tree=tree, layout=layout, groups=groups, require=require, optional=optional)
-    else:
-        sources = resolve(files, tree=tree)
-        if not sources:
-            raise InputError("expected at least one input ROOT file; found an empty list; pass file paths or globs")
+    sources = resolve(files, tree=tree)
+    if not sources:
+        raise InputError("expected at least one input ROOT file; found an empty list; pass file paths or globs")
+    if check_first and len(sources) > 1:  # one file is checked as it is opened below: no second open
+        check_files(files, tree=tree, layout=layout, groups=groups, require=require, optional=optional)
     remaining = None if max_events is None else int(max_events)
     for source in sources:
         if remaining is not None and remaining <= 0:
