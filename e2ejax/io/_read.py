@@ -72,16 +72,21 @@ def pad_jagged(jagged, *, size: int, dtype) -> tuple[np.ndarray, np.ndarray, np.
         >>> v.tolist(), m.tolist(), n.tolist()
         ([[1, 2], [0, 0]], [[True, True], [False, False]], [3, 0])
     """
-    counts = np.asarray(ak.num(jagged, axis=1), np.int64)
-    flat = np.asarray(ak.flatten(jagged, axis=1)).astype(dtype, copy=False)
+    layout = ak.to_layout(jagged)
+    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.NumpyArray):
+        offsets = np.asarray(layout.offsets)  # what uproot builds: the flat content is read without awkward dispatch
+        counts = np.diff(offsets).astype(np.int64)
+        flat = np.asarray(layout.content.data)[offsets[0]:offsets[-1]]
+    else:
+        counts = np.asarray(ak.num(jagged, axis=1), np.int64)
+        flat = np.asarray(ak.flatten(jagged, axis=1))
     B = len(counts)
-    starts = np.cumsum(counts) - counts
-    event = np.repeat(np.arange(B), counts)
-    local = np.arange(len(flat)) - np.repeat(starts, counts)
-    keep = local < size
-    values = np.zeros((B, size), dtype)
-    values[event[keep], local[keep]] = flat[keep]
     mask = np.arange(size)[None, :] < np.minimum(counts, size)[:, None]
+    if len(counts) and counts.max() > size:  # drop the items past ``size`` of each event
+        local = np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)
+        flat = flat[local < size]
+    values = np.zeros((B, size), dtype)
+    values[mask] = flat  # row-major order of the mask = event order of the items
     return values, mask, counts
 
 
