@@ -28,7 +28,6 @@ from e2ejax import geometry
 from e2ejax.errors import InputError
 from e2ejax.ops._images import _safe_divide
 from e2ejax.ops import (
-    egamma_seeds,
     endcap_hits_to_image,
     extract_frames,
     frame_to_points,
@@ -44,7 +43,7 @@ from e2ejax.ops import (
     upsampled_frames,
 )
 
-__all__ = ["CHANNELS", "TASKS", "DENSE_KEYS", "is_dense", "dense_jet_inputs", "event_images", "event_frames", "ecal_image", "hcal_towers", "jet_axes", "egamma_centres", "jet_inputs", "jet_inputs_at", "egamma_frames", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
+__all__ = ["CHANNELS", "TASKS", "DENSE_KEYS", "is_dense", "dense_jet_inputs", "event_images", "event_frames", "ecal_image", "hcal_towers", "jet_axes", "egamma_centres", "jet_inputs", "jet_inputs_at", "egamma_frames", "egamma_seed_cells", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
 
 CHANNELS = ("track_pt", "track_d0", "track_dz", "ecal", "hcal", "bpix1", "bpix2", "bpix3")
 
@@ -167,11 +166,10 @@ def event_frames(events: Mapping, seeds: jax.Array, *, channels: tuple[str, ...]
         columns += list(sums)
     planes = {}
     if columns:
-        B = jnp.shape(seeds)[0]
         values = [jnp.stack([sums.get(c, jnp.zeros(jnp.shape(m), jnp.float32)) for c in columns], -1) for _, _, m, sums in groups]
         frames, in_acceptance = hits_to_frames(
             jnp.concatenate([g[0] for g in groups], 1), jnp.concatenate([g[1] for g in groups], 1),
-            jnp.concatenate(values, 1).astype(jnp.float32).reshape(B, -1, len(columns)),
+            jnp.concatenate(values, 1).astype(jnp.float32),
             jnp.concatenate([g[2] for g in groups], 1), seeds, shape=geometry.ECAL.shape, height=size, width=size,
         )
         planes = {c: frames[..., i] for i, c in enumerate(columns)}
@@ -296,12 +294,18 @@ def egamma_inputs(events: Mapping):
     Returns:
         ``(frames [B, S, 32, 32, 1], seeds int32 [B, S, 2], eg_mask bool [B, S], in_acceptance bool [B, S])``.
     """
+    seeds, mask = egamma_seed_cells(events)
+    frames, in_acceptance = egamma_frames(events, seeds)
+    return frames, seeds, mask, in_acceptance
+
+
+def egamma_seed_cells(events: Mapping):
+    """e/gamma seeds ``int32 [B, S, 2]`` (the hottest crystal in a 5 x 5 window around each
+    candidate, summed from the ECAL hits) and ``eg_mask``."""
     row, col, energy, hits = _ecal_hits(events)
     _need(events, ("eg_mask",))
     mask = jnp.asarray(events["eg_mask"])
-    seeds = hits_window_argmax(row, col, energy, hits, egamma_centres(events), mask, shape=geometry.ECAL.shape, window=5)
-    frames, in_acceptance = egamma_frames(events, seeds)
-    return frames, seeds, mask, in_acceptance
+    return hits_window_argmax(row, col, energy, hits, egamma_centres(events), mask, shape=geometry.ECAL.shape, window=5), mask
 
 
 def egamma_frames(events: Mapping, seeds: jax.Array):

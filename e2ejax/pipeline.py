@@ -142,9 +142,9 @@ class Tagger:
         self.graph = len(model.input_spec) == 2 and model.input_spec[0].name == "points"
         predict, params = make_predict(model)
         self._params = params
-        self._seed_frames = jax.jit(self._seed_frames_fn)
+        self._seed_frames = jax.jit(self._frames_fn)
         # a separate program: fused with the frame scatter, the point selection ran 2x slower on XLA CPU
-        self._points = jax.jit(lambda f: frames_to_points(f[:, None], n_points=model.config.n_points)) if self.graph else None
+        self._points = jax.jit(self._to_inputs)
         self._predict_fn = predict
         self._predict = jax.jit(predict)
         self._session = None
@@ -157,25 +157,27 @@ class Tagger:
             self._session = onnx_session(onnx_path, threads=threads)
             self._names = [s.name for s in model.input_spec]
 
-    def _model_inputs(self, events):
-        if is_dense(events):
-            frames, seeds, mask, ok = dense_jet_inputs(events, task=self.task)
-        elif TASKS[self.task][2] == "egamma":
-            frames, seeds, mask, ok = egamma_inputs(events)
-        else:
+    def _frames_fn(self, events, rows=None):
+        """Frames ``[R, h, w, C]`` of the flattened seed slots ``rows`` (all ``B x S`` when None), seeds, mask, ok."""
+        if TASKS[self.task][2] == "jet" and not is_dense(events):
+            if rows is not None:  # frames of the listed slots only
+                return jet_inputs_at(events, rows, task=self.task)
             frames, seeds, mask, ok = jet_inputs(events, task=self.task)
-        B, S = frames.shape[:2]
-        if self.graph:
-            inputs = frames_to_points(frames, n_points=self.model.config.n_points)
         else:
-            inputs = (frames.reshape((B * S,) + frames.shape[2:]),)
-        return inputs, seeds, mask, ok
+            frames, seeds, mask, ok = dense_jet_inputs(events, task=self.task) if is_dense(events) else egamma_inputs(events)
+        frames = frames.reshape((-1,) + frames.shape[2:])
+        return (frames if rows is None else jnp.take(frames, rows, axis=0)), seeds, mask, ok
 
-    def _seed_frames_fn(self, events, rows):
-        if TASKS[self.task][2] == "jet" and not is_dense(events):  # frames of the listed slots only
-            return jet_inputs_at(events, rows, task=self.task)
-        frames, seeds, mask, ok = dense_jet_inputs(events, task=self.task) if is_dense(events) else egamma_inputs(events)
-        return jnp.take(frames.reshape((-1,) + frames.shape[2:]), rows, axis=0), seeds, mask, ok
+    def _to_inputs(self, frames):
+        return frames_to_points(frames[:, None], n_points=self.model.config.n_points) if self.graph else (frames,)
+
+    def network_inputs(self, frames, n_rows: int):
+        """Network inputs from seed frames ``[R, h, w, C]``: points for the GNN; on ONNX Runtime
+        only the first ``n_rows`` (the real seeds; it takes any batch), on XLA all ``R``."""
+        inputs = self._points(frames) if self.graph else (frames,)
+        if self._session is not None:
+            inputs = tuple(np.asarray(x)[:n_rows] for x in inputs)
+        return inputs
 
     def seed_inputs(self, events: Mapping):
         """The network inputs of the real seeds of a batch, and the seed bookkeeping.
@@ -193,10 +195,7 @@ class Tagger:
         events = trim_seed_slots(_check_events(events), self.group)
         rows = np.flatnonzero(np.asarray(events.get(f"{self.group}_mask", np.zeros(0, bool))))
         frames, seeds, mask, ok = self._seed_frames(events, pad_rows(rows))
-        inputs = self._points(frames) if self.graph else (frames,)
-        if self._session is not None:  # ONNX Runtime takes any batch: no padding rows
-            inputs = tuple(np.asarray(x)[: rows.size] for x in inputs)
-        return inputs, rows, np.asarray(seeds), np.asarray(mask), np.asarray(ok)
+        return self.network_inputs(frames, rows.size), rows, np.asarray(seeds), np.asarray(mask), np.asarray(ok)
 
     @property
     def group(self) -> str:
@@ -270,8 +269,8 @@ class Tagger:
         predict, params = self._predict_fn, self._params
 
         def scores(events):
-            inputs, _, mask, _ = self._model_inputs(events)
-            return jnp.where(mask, predict(params, *inputs).reshape(mask.shape), 0.0)
+            frames, _, mask, _ = self._frames_fn(events)
+            return jnp.where(mask, predict(params, *self._to_inputs(frames)).reshape(mask.shape), 0.0)
 
         return scores
 

@@ -43,7 +43,7 @@ def bench_model(name: str, file: str | None, *, backend: str, batch_size: int) -
     import jax.numpy as jnp
 
     from e2ejax.features import (
-        TASKS, egamma_frames, egamma_inputs, frames_to_points, hcal_towers, jet_axes, jet_inputs_at, trim_seed_slots,
+        TASKS, egamma_frames, egamma_seed_cells, hcal_towers, jet_axes, jet_inputs_at, trim_seed_slots,
     )
     from e2ejax.io import PredictionWriter, iterate_events
     from e2ejax.ops import jet_seeds
@@ -54,16 +54,14 @@ def bench_model(name: str, file: str | None, *, backend: str, batch_size: int) -
     file = file or str(DATA / SHIPPED_SAMPLE[tagger.task])
     stages = ("read", "seeds", "frames", "net", "write")
     if kind == "egamma":
-        seeds_fn = jax.jit(lambda ev: egamma_inputs(ev)[1])
+        seeds_fn = jax.jit(lambda ev: egamma_seed_cells(ev)[0])
         frames_fn = jax.jit(lambda ev, s, rows: jnp.take(egamma_frames(ev, s)[0].reshape(-1, size, size, 1), rows, axis=0))
     else:
         seeds_fn = jax.jit(lambda ev: jet_seeds(hcal_towers(ev), jet_axes(ev), ev["jet_mask"])[0])
         frames_fn = jax.jit(lambda ev, s, rows: jet_inputs_at(ev, rows, task=tagger.task)[0])
-    points_fn = jax.jit(lambda f: frames_to_points(f, n_points=tagger.model.config.n_points)) if tagger.graph else None
 
     def net_inputs(frames, n_rows):  # frames [R, size, size, C] of the real seeds (then padding rows)
-        inputs = _block(points_fn(frames[:, None])) if points_fn else (frames,)
-        return inputs if tagger.backend == "xla" else tuple(np.asarray(x)[:n_rows] for x in inputs)
+        return _block(tagger.network_inputs(frames, n_rows))
 
     times = dict.fromkeys(stages, 0.0)
     n_events = n_seeds = 0

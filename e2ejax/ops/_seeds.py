@@ -54,16 +54,20 @@ def window_argmax(image, centres, mask, *, window: int):
     if window % 2 == 0:
         raise ValueError(f"expected an odd window so the centre is a cell, got window={window}")
     B, H, W = image.shape
-    half = window // 2
-    offsets = jnp.arange(-half, half + 1, dtype=jnp.int32)[None, None, :]
-    r0 = jnp.clip(centres[..., 0].astype(jnp.int32), 0, H - 1)
-    c0 = jnp.mod(centres[..., 1].astype(jnp.int32), W)
-    rows = r0[..., None] + offsets  # [B, S, window]
-    cols = jnp.mod(c0[..., None] + offsets, W)
-    inside = (rows >= 0) & (rows < H)
+    r0, c0, rows, cols, inside = _window_cells(centres, H, W, window)
     b = jnp.arange(B)[:, None, None, None]
     values = image[b, jnp.clip(rows, 0, H - 1)[..., :, None], cols[..., None, :]]
     return _best_cell(values, rows, cols, inside, r0, c0, mask)
+
+
+def _window_cells(centres, H, W, window):
+    """Clipped centres ``r0, c0`` ``[B, S]``, window rows / columns ``[B, S, window]`` (columns wrap) and rows inside."""
+    half = window // 2
+    offsets = jnp.arange(-half, half + 1, dtype=jnp.int32)[None, None, :]
+    r0 = jnp.clip(jnp.asarray(centres)[..., 0].astype(jnp.int32), 0, H - 1)
+    c0 = jnp.mod(jnp.asarray(centres)[..., 1].astype(jnp.int32), W)
+    rows = r0[..., None] + offsets
+    return r0, c0, rows, jnp.mod(c0[..., None] + offsets, W), (rows >= 0) & (rows < H)
 
 
 def _best_cell(values, rows, cols, inside, r0, c0, mask):
@@ -111,14 +115,9 @@ def hits_window_argmax(rows, cols, values, hit_mask, centres, mask, *, shape, wi
     check_rank("centres", centres, (3,), "[B, S, 2]")
     check_int("centres", centres)
     check_bool("mask", mask)
-    half = window // 2
-    r0 = jnp.clip(jnp.asarray(centres)[..., 0].astype(jnp.int32), 0, H - 1)
-    c0 = jnp.mod(jnp.asarray(centres)[..., 1].astype(jnp.int32), W)
+    r0, c0, box_rows, box_cols, inside = _window_cells(centres, H, W, window)
     boxes, _ = hits_to_frames(rows, cols, values, hit_mask, jnp.stack([r0, c0], -1), shape=(H, W), height=window, width=window)
-    offsets = jnp.arange(-half, half + 1, dtype=jnp.int32)[None, None, :]
-    box_rows = r0[..., None] + offsets
-    box_cols = jnp.mod(c0[..., None] + offsets, W)
-    return _best_cell(boxes, box_rows, box_cols, (box_rows >= 0) & (box_rows < H), r0, c0, jnp.asarray(mask))
+    return _best_cell(boxes, box_rows, box_cols, inside, r0, c0, jnp.asarray(mask))
 
 
 def jet_seeds(hbhe, axes, mask, *, window: int = 7):
