@@ -46,8 +46,8 @@ def model_vs_end_to_end(name: str, backend: str, sample: Path, batch_size: int, 
     tagger = Tagger.from_pretrained(name, backend=backend)
     prepared, n_seeds = [], 0
     for events in iterate_events(str(sample), step_size=batch_size):
-        inputs, rows, _, _, _ = tagger.seed_inputs(events)  # the real seeds' inputs, as the tagger runs them
-        prepared.append(inputs)
+        parts, rows, _, _, _ = tagger.seed_inputs(events)  # the real seeds' inputs, whole batches at a time
+        prepared.append(tuple(np.concatenate([np.asarray(x[i])[:n] for x, n in parts]) for i in range(len(parts[0][0]))))
         n_seeds += rows.size
     model_rate = _best_rate(lambda: [tagger.network(x) for x in prepared], n_seeds)
     out = workdir / "scores.root"

@@ -102,6 +102,32 @@ def pad_rows(rows: np.ndarray) -> np.ndarray:
     return np.pad(rows, (0, size - len(rows)), mode="edge") if len(rows) else np.zeros(size, np.int32)
 
 
+#: frame bytes built and scored per call when a Tagger's ``max_rows`` is not given
+CALL_BYTES = 16 << 20
+
+
+def rows_per_call(task: str) -> int:
+    """The largest :func:`pad_rows` size whose frames for ``task`` fit :data:`CALL_BYTES` (at least 8).
+
+    Examples:
+        >>> [rows_per_call(t) for t in ("top", "qg", "tau", "egamma")]
+        [32, 64, 48, 4096]
+    """
+    channels, size, _ = TASKS[task]
+    frame = size * size * len(channels) * 4
+    best = 8
+    while len(pad_rows(np.zeros(best + 1))) * frame <= CALL_BYTES:
+        best = len(pad_rows(np.zeros(best + 1)))
+    return best
+
+
+def _check_max_rows(max_rows) -> int:
+    if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 8 \
+            or len(pad_rows(np.zeros(max_rows))) != max_rows:
+        raise InputError(f"expected max_rows to be one of pad_rows' sizes (8, 12, 16, 24, 32, 48, 64, ...); found {max_rows!r}")
+    return int(max_rows)
+
+
 def resolve_backend(backend: str) -> str:
     """``auto`` -> ``onnxruntime`` on CPU, ``xla`` on GPU/TPU; others are checked and returned."""
     if backend not in ("auto", "xla", "onnxruntime"):
@@ -120,6 +146,9 @@ class Tagger:
         backend: ``"auto"``, ``"xla"`` or ``"onnxruntime"``.
         onnx_path: an existing ONNX export of ``model``; exported on the fly when missing.
         threads: ONNX Runtime intra-op threads (1, as production frameworks run it).
+        max_rows: seeds per frame-building and network call (a :func:`pad_rows` size);
+            default: as many as fit :data:`CALL_BYTES` of frames (top 32, qg 64, tau 48,
+            e/gamma 4096). Bounds the memory of one call whatever the batch holds.
 
     Examples:
         >>> from flax import nnx
@@ -129,7 +158,7 @@ class Tagger:
         'xla'
     """
 
-    def __init__(self, model, *, task: str, backend: str = "auto", onnx_path=None, threads: int = 1):
+    def __init__(self, model, *, task: str, backend: str = "auto", onnx_path=None, threads: int = 1, max_rows=None):
         if task == "jetcalib":
             raise InputError("expected a tagger (task egamma, qg, top or tau); found a jet calibration model (task jetcalib): "
                              "apply it with e2ejax.calibration.jet_constituents and e2ejax.train.make_predict(model, "
@@ -138,6 +167,7 @@ class Tagger:
             raise InputError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
         self.task = task
         self.model = model
+        self.max_rows = _check_max_rows(max_rows) if max_rows is not None else rows_per_call(task)
         self.backend = resolve_backend(backend)
         self.graph = len(model.input_spec) == 2 and model.input_spec[0].name == "points"
         predict, params = make_predict(model)
@@ -184,18 +214,24 @@ class Tagger:
 
         Padded seed slots (two to three times the real seeds on the shipped jet
         samples) get no frame or network work. Trailing empty slots are dropped first
-        (:func:`e2ejax.features.trim_seed_slots`).
+        (:func:`e2ejax.features.trim_seed_slots`). The seeds go in equal parts of at most
+        ``max_rows``, so the memory of one call is bounded whatever the batch holds.
 
         Returns:
-            ``(inputs, rows, seeds, mask, in_acceptance)``: ``inputs`` hold the network
-            inputs of the flattened ``B x S`` slots ``rows = np.flatnonzero(mask)`` in
-            that order (on XLA followed by padding rows up to :func:`pad_rows`' size);
+            ``(parts, rows, seeds, mask, in_acceptance)``: ``rows = np.flatnonzero(mask)``
+            are the real seeds among the flattened ``B x S`` slots; ``parts`` is a list
+            of ``(inputs, n)``, the network inputs of the next ``n`` of those rows in
+            order (on XLA followed by padding rows up to :func:`pad_rows`' size);
             ``seeds`` int32 ``[B, S, 2]``, ``mask`` and ``in_acceptance`` bool ``[B, S]``.
         """
         events = trim_seed_slots(_check_events(events), self.group)
         rows = np.flatnonzero(np.asarray(events.get(f"{self.group}_mask", np.zeros(0, bool))))
-        frames, seeds, mask, ok = self._seed_frames(events, pad_rows(rows))
-        return self.network_inputs(frames, rows.size), rows, np.asarray(seeds), np.asarray(mask), np.asarray(ok)
+        parts = []
+        # equal chunks of at most max_rows: few distinct padded sizes, so few compiled programs
+        for part in np.array_split(rows, max(-(-rows.size // self.max_rows), 1)):
+            frames, seeds, mask, ok = self._seed_frames(events, pad_rows(part))
+            parts.append((self.network_inputs(frames, part.size), part.size))
+        return parts, rows, np.asarray(seeds), np.asarray(mask), np.asarray(ok)
 
     @property
     def group(self) -> str:
@@ -216,10 +252,10 @@ class Tagger:
         ``tagger(events) == tagger.score_seeds(tagger.seed_inputs(events))``; split so the
         inputs of the next batch can be built (in another thread) while the network runs.
         """
-        inputs, rows, seeds, mask, ok = prepared
+        parts, rows, seeds, mask, ok = prepared
         scores = np.zeros(mask.size, np.float32)
         if rows.size:
-            scores[rows] = self.network(inputs)[: rows.size]
+            scores[rows] = np.concatenate([self.network(inputs)[:n] for inputs, n in parts])
         return TagResult(scores.reshape(mask.shape), mask, ok & mask, seeds)
 
     def network(self, inputs) -> np.ndarray:
@@ -302,7 +338,7 @@ READ_EVENTS = 256
 
 
 def tag_files(taggers: Mapping[str, Tagger], files, output, *, step_size: int = 64, max_events=None, progress: bool = True,
-              prefetch: int = 2) -> dict:
+              prefetch: int = 1) -> dict:
     """Tag every event of ``files`` (one input file) with one or more taggers of the same seed kind,
     writing a friend tree aligned entry by entry with the input.
 
@@ -313,7 +349,9 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, step_size: int = 
         step_size: events per batch.
         prefetch: batches read and turned into network inputs ahead, in a background
             thread, while the network scores the current one (0: no thread). ONNX Runtime
-            runs on ``threads`` cores; the reading and the JAX ops use the others.
+            runs on ``threads`` cores; the reading and the JAX ops use the others. One
+            ahead keeps a 1-thread network busy; each more holds another batch of frames
+            (top: about 50 MB) for no speed (measured on 2 cores).
 
     Returns:
         Summary: ``events``, ``seeds``, ``in_acceptance`` fraction, ``seconds``, ``events_per_s``,

@@ -26,6 +26,21 @@ def test_backends_agree(rng):
     np.testing.assert_array_equal(a.seeds, b.seeds)
 
 
+@pytest.mark.parametrize("backend", ["xla", "onnxruntime"])
+def test_seeds_scored_in_parts_match_one_call(rng, backend):
+    model = nets.build("resnet15", SMALL_RESNET, rngs=nnx.Rngs(4))
+    ev = toy_events(rng, B=9)  # 18 real jets: parts of 8 -> three calls (6 + 6 + 6 rows)
+    parts = Tagger(model, task="qg", backend=backend, max_rows=8)
+    whole = Tagger(model, task="qg", backend=backend)
+    prepared = parts.seed_inputs(ev)
+    assert [n for _, n in prepared[0]] == [6, 6, 6] and whole.max_rows == 64
+    a, b = parts.score_seeds(prepared), whole(ev)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-6)
+    reference = np.asarray(whole.score_fn()(ev))[:, : a.scores.shape[1]]  # every slot in one jitted program
+    np.testing.assert_allclose(a.scores, reference, atol=1e-5)
+    assert (a.scores[a.mask] != 0).all()
+
+
 def test_gnn_tagger_on_frames(rng):
     model = nets.build("gnn", {"n_points": 32, "n_features": 7, "k": 4, "hidden": [8], "head": 8}, rngs=nnx.Rngs(1))
     ev = toy_events(rng, B=2)
@@ -76,6 +91,8 @@ def test_bad_arguments():
         resolve_backend("tpu")
     with pytest.raises(InputError, match="unknown task 'higgs'"):
         Tagger(model, task="higgs")
+    with pytest.raises(InputError, match=r"expected max_rows to be one of pad_rows' sizes .*; found 10"):
+        Tagger(model, task="egamma", max_rows=10)
     assert resolve_backend("auto") == ("onnxruntime" if jax.default_backend() == "cpu" else "xla")
 
 
