@@ -54,6 +54,7 @@ class EventBatch(Mapping):
         entry_start: first entry of the batch in the tree.
         entry_stop: one past the last entry.
         overflow: group -> hits dropped in this batch (only groups that dropped any).
+        tree_entries: entries of the whole tree read (None when not known).
     """
 
     arrays: dict
@@ -63,6 +64,7 @@ class EventBatch(Mapping):
     entry_start: int
     entry_stop: int
     overflow: dict = field(default_factory=dict)
+    tree_entries: int | None = None
 
     def __getitem__(self, key: str) -> np.ndarray:
         return self.arrays[key]
@@ -87,7 +89,7 @@ class EventBatch(Mapping):
         for i in range(0, self.size, size):
             j = min(i + size, self.size)
             yield EventBatch({k: v[i:j] for k, v in self.arrays.items()}, self.layout, self.file, self.tree,
-                             self.entry_start + i, self.entry_start + j, self.overflow if i == 0 else {})
+                             self.entry_start + i, self.entry_start + j, self.overflow if i == 0 else {}, self.tree_entries)
 
     @property
     def size(self) -> int:

@@ -62,6 +62,9 @@ class PredictionWriter:
         self._tmp = self._ctx.__enter__()
         self._file = None if self.parquet else uproot.recreate(self._tmp, compression=uproot.LZ4(1))
         self._sink = None if self.parquet else _TreeSink(self._file, tree, flush_entries=flush_entries)
+        self.flush_entries = flush_entries
+        self._pending: list[tuple] = []
+        self._n_pending = 0
         self._chunks: list[dict] = []
         self._next = 0
         self._source: tuple[str, str] | None = None
@@ -88,7 +91,9 @@ class PredictionWriter:
             source = (batch.file, batch.tree)
             if self._source is None:
                 self._source = source
-                if self.n_entries is None:
+                if self.n_entries is None and batch.tree_entries is not None:
+                    self.n_entries = batch.tree_entries
+                elif self.n_entries is None:
                     with uproot.open(batch.file) as f:
                         self.n_entries = int(f[batch.tree].num_entries)
             elif source != self._source:
@@ -106,18 +111,31 @@ class PredictionWriter:
             self._fail(f"expected mask of shape [B, S] with B={len(event)}; found {mask.shape}")
         count = np.where(mask.any(axis=1), mask.shape[1] - np.argmax(mask[:, ::-1], axis=1), 0)
         keep = np.arange(mask.shape[1])[None, :] < count[:, None]
-        columns = {"valid": ak.unflatten(mask[keep], count)}
+        flat = {"valid": mask[keep]}
         for name, values in scores.items():
             values = np.asarray(values, np.float32)
             if values.shape != mask.shape:
                 self._fail(f"expected scores {name!r} of shape {mask.shape} (as the mask); found {values.shape}")
-            columns[name] = ak.unflatten(values[keep], count)
-        out = {"event": event, self.group: ak.zip(columns)}
+            flat[name] = values[keep]
+        # kept as numpy and turned into awkward arrays once per flush (a few ms per call otherwise)
+        self._pending.append((event, count, flat))
+        self._n_pending += len(event)
+        self._next += len(event)
+        if self._n_pending >= self.flush_entries:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        events, counts, flats = zip(*self._pending)
+        columns = ak.zip({k: np.concatenate([f[k] for f in flats]) for k in flats[0]})
+        out = {"event": np.concatenate(events), self.group: ak.unflatten(columns, np.concatenate(counts))}
         if self.parquet:
             self._chunks.append(out)
         else:
-            self._sink.add(out, len(event))
-        self._next += len(event)
+            self._sink.add(out, len(out["event"]))
+            self._sink.flush()
+        self._pending, self._n_pending = [], 0
 
     def _fail(self, message: str):
         self.abort()
@@ -148,13 +166,13 @@ class PredictionWriter:
             self._fail(f"expected predictions for all {self.n_entries} input entries; found {self._next}; "
                        "the output would not align with its input, so it was not written")
         try:
+            self._flush()
             if self.parquet:
                 table = {"event": np.concatenate([c["event"] for c in self._chunks]) if self._chunks else np.zeros(0, np.int64)}
                 if self._chunks:
                     table[self.group] = ak.concatenate([c[self.group] for c in self._chunks])
                 ak.to_parquet(ak.zip(table, depth_limit=1), self._tmp)
             else:
-                self._sink.flush()
                 self._file.close()
         except BaseException as exc:  # e.g. the disk is full: remove the temporary file, report the path
             self._closed = True

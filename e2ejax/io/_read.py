@@ -321,7 +321,7 @@ def iterate_events(
                 del arrays
                 if release_memory:
                     _trim()
-                yield EventBatch(out, lay, source.path, source.tree, start, end, overflow)
+                yield EventBatch(out, lay, source.path, source.tree, start, end, overflow, t.num_entries)
         except InputError:
             raise
         except (OSError, ValueError, EOFError, RuntimeError, DeserializationError) as exc:

@@ -45,6 +45,7 @@ def test_read_matches_written(sparse_file):
     assert [(b.entry_start, b.entry_stop) for b in batches] == [(0, 4), (4, 8), (8, 12), (12, 13)]
     for b in batches:
         assert b.layout == "sparse" and b.file == path and b.tree == "Events" and b.size == len(b["event"])
+        assert b.tree_entries == 13 and all(p.tree_entries == 13 for p in b.split(3))
         for g in GROUPS:
             n = b[f"{g}_mask"].shape[1]
             assert n == bucket(n) and n >= 16
@@ -134,11 +135,13 @@ def test_dense_images_are_the_ops_images(sparse_file):
                                rtol=1e-5)
 
 
-def test_friend_tree_aligned_with_input(sparse_file, tmp_path):
+@pytest.mark.parametrize("flush_entries", [1, 7, 100_000])  # an extend per batch, across batches, once at close
+def test_friend_tree_aligned_with_input(sparse_file, tmp_path, flush_entries):
     path, events = sparse_file
     out = str(tmp_path / "scores.root")
-    with PredictionWriter(out, group="jet") as w:
+    with PredictionWriter(out, group="jet", flush_entries=flush_entries) as w:
         for b in iterate_events(path, step_size=5, groups=("jet",)):
+            assert b.tree_entries == 13
             scores = b["jet_pt"] / 1000.0
             w.write({"score": scores}, mask=b["jet_mask"], batch=b)
     with uproot.open(path) as fin, uproot.open(out) as fout:
