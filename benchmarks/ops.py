@@ -24,7 +24,11 @@ FRAMES_NOTE = """\
 references, same bytes as the frames: np.copy (allocates), np.copyto (into an existing
 array), xla copy (a jitted -x writing a fresh buffer: what any XLA op producing the
 frames pays). x copy images: np.copy of the input images over extract_frames' time
-(>1: cutting the frames is faster than reading the images once).
+(>1: cutting the frames is faster than reading the images once). np gather: np.take of
+exactly the frame pixels with precomputed flat indices, NumPy's C gather loop (the same
+scattered reads as any frame cutter, no index arithmetic timed): where it is as slow as
+extract_frames, the reads themselves (rows of 32 x 4 bytes spread over the images) set
+the pace, not the copy bandwidth.
 Output buffers above glibc's mmap threshold (32 MiB at most) are fresh mappings,
 page-faulted 4 KiB at a time on every call, while NumPy asks for huge pages: that,
 not the gather, caps the 48 MB row near 'xla copy'. Run with
@@ -62,6 +66,16 @@ def recoe2e_pixel_loop(images, seeds, height, width, n_seeds):
     return out
 
 
+def _frame_pixels(seeds, shape, height, width):
+    """Flat ``(event, row, col)`` index of every frame pixel, ``[B, S, height, width]``
+    (rows outside the image clipped: only the reads matter here)."""
+    H, W = shape
+    B = seeds.shape[0]
+    rows = np.clip(seeds[..., 0, None] - frame_offset(height) + np.arange(height), 0, H - 1)
+    cols = (seeds[..., 1, None] - frame_offset(width) + np.arange(width)) % W
+    return (np.arange(B)[:, None, None, None] * H + rows[..., :, None]) * W + cols[..., None, :]
+
+
 def bench_frames(B, S, height, width, C, rng):
     images = rng.random((B, 280, 360, C), dtype=np.float32)
     seeds = np.stack([rng.integers(0, 280, (B, S)), rng.integers(0, 360, (B, S))], -1).astype(np.int32)
@@ -72,6 +86,7 @@ def bench_frames(B, S, height, width, C, rng):
     src = rng.random(nbytes // 4, dtype=np.float32)
     dst = np.empty_like(src)
     j_src = jnp.asarray(src)
+    flat_images, pixel_index = images.reshape(-1, C), _frame_pixels(seeds, (280, 360), height, width)
     xla_copy = jax.jit(lambda x: -x)  # one XLA pass writing a fresh buffer of the frames' size
     t_np = best_time(lambda: numpy_per_seed(images, seeds, height, width), repeat=3)
     n_loop = 2
@@ -83,6 +98,7 @@ def bench_frames(B, S, height, width, C, rng):
         "copyto": lambda: np.copyto(dst, src),
         "xla": lambda: xla_copy(j_src),
         "images": lambda: images.copy(),
+        "gather": lambda: np.take(flat_images, pixel_index, axis=0, mode="clip"),
     }
     best = {k: float("inf") for k in timed}
     for _ in range(5):
@@ -100,6 +116,8 @@ def bench_frames(B, S, height, width, C, rng):
         "jax/np.copy": f"{best['copy'] / t_jax:.2f}",
         "jax/copyto": f"{best['copyto'] / t_jax:.2f}",
         "jax/xla copy": f"{best['xla'] / t_jax:.2f}",
+        "np gather GB/s": gbs(best["gather"]),
+        "jax/np gather": f"{best['gather'] / t_jax:.2f}",
         "x copy images": f"{best['images'] / t_jax:.1f}",
         "x per-seed numpy": f"{t_np / t_jax:.1f}",
         "x pixel loop": f"{t_loop / t_jax:.0f}",
