@@ -96,10 +96,16 @@ def pad_rows(rows: np.ndarray) -> np.ndarray:
         96
     """
     rows = np.asarray(rows, np.int32)
-    size = 8
-    while size < len(rows):
-        size = size * 3 // 2 if size & (size - 1) == 0 else size * 4 // 3
+    size = _row_size(len(rows))
     return np.pad(rows, (0, size - len(rows)), mode="edge") if len(rows) else np.zeros(size, np.int32)
+
+
+def _row_size(n: int) -> int:
+    """The smallest of :func:`pad_rows`' sizes 8, 12, 16, 24, 32, 48, ... that holds ``n`` rows."""
+    size = 8
+    while size < n:
+        size = size * 3 // 2 if size & (size - 1) == 0 else size * 4 // 3
+    return size
 
 
 #: frame bytes built and scored per call when a Tagger's ``max_rows`` is not given
@@ -116,14 +122,14 @@ def rows_per_call(task: str) -> int:
     channels, size, _ = TASKS[task]
     frame = size * size * len(channels) * 4
     best = 8
-    while len(pad_rows(np.zeros(best + 1))) * frame <= CALL_BYTES:
-        best = len(pad_rows(np.zeros(best + 1)))
+    while _row_size(best + 1) * frame <= CALL_BYTES:
+        best = _row_size(best + 1)
     return best
 
 
 def _check_max_rows(max_rows) -> int:
     if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 8 \
-            or len(pad_rows(np.zeros(max_rows))) != max_rows:
+            or _row_size(max_rows) != max_rows:
         raise InputError(f"expected max_rows to be one of pad_rows' sizes (8, 12, 16, 24, 32, 48, 64, ...); found {max_rows!r}")
     return int(max_rows)
 
@@ -227,11 +233,23 @@ class Tagger:
         events = trim_seed_slots(_check_events(events), self.group)
         rows = np.flatnonzero(np.asarray(events.get(f"{self.group}_mask", np.zeros(0, bool))))
         parts = []
-        # equal chunks of at most max_rows: few distinct padded sizes, so few compiled programs
-        for part in np.array_split(rows, max(-(-rows.size // self.max_rows), 1)):
+        for part in self.row_parts(rows):
             frames, seeds, mask, ok = self._seed_frames(events, pad_rows(part))
             parts.append((self.network_inputs(frames, part.size), part.size))
         return parts, rows, np.asarray(seeds), np.asarray(mask), np.asarray(ok)
+
+    def row_parts(self, rows: np.ndarray) -> list[np.ndarray]:
+        """``rows`` in equal consecutive parts of at most ``max_rows`` (one empty part when there are none):
+        few distinct padded sizes, so few compiled programs.
+
+        Examples:
+            >>> from flax import nnx
+            >>> from e2ejax import nets
+            >>> tagger = Tagger(nets.build("vgg", {}, rngs=nnx.Rngs(0)), task="egamma", backend="xla", max_rows=8)
+            >>> [p.tolist() for p in tagger.row_parts(np.arange(10))]
+            [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+        """
+        return np.array_split(rows, max(-(-len(rows) // self.max_rows), 1))
 
     @property
     def group(self) -> str:
