@@ -26,7 +26,6 @@ import numpy as np
 
 from e2ejax import geometry
 from e2ejax.errors import InputError
-from e2ejax.ops._images import _safe_divide
 from e2ejax.ops import (
     endcap_hits_to_image,
     extract_frames,
@@ -37,6 +36,7 @@ from e2ejax.ops import (
     hits_to_image,
     hits_window_argmax,
     jet_seeds,
+    safe_divide,
     stitch_ecal,
     track_image,
     upsample,
@@ -175,7 +175,7 @@ def event_frames(events: Mapping, seeds: jax.Array, *, channels: tuple[str, ...]
         planes = {c: frames[..., i] for i, c in enumerate(columns)}
         for v in ("track_d0", "track_dz"):
             if v in planes:
-                planes[v] = _safe_divide(planes[v], planes["track_pt"])
+                planes[v] = safe_divide(planes[v], planes["track_pt"])
     if "hcal" in channels:
         towers = hcal_towers(events) if towers is None else towers
         planes["hcal"] = upsampled_frames(towers[..., None], seeds, height=size, width=size)[..., 0]

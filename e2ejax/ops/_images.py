@@ -22,6 +22,7 @@ __all__ = [
     "stitch_ecal",
     "hbhe_towers",
     "track_image",
+    "safe_divide",
 ]
 
 
@@ -168,7 +169,24 @@ def hbhe_towers(ieta, iphi, energy, mask):
     return hits_to_image(rows, cols, values, jnp.concatenate([mask, mask], axis=1), shape=geometry.HBHE.shape)
 
 
-def _safe_divide(num, den):
+def safe_divide(num, den):
+    """``num / den`` where ``den > 0``, else 0, with finite gradients everywhere.
+
+    The per-cell means of the track channels (``sum(pT d0) / sum(pT)``) use it so
+    that empty cells are 0 rather than NaN, also under ``jax.grad``.
+
+    Args:
+        num: float array.
+        den: float array broadcastable with ``num``.
+
+    Returns:
+        float array of the broadcast shape.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> safe_divide(jnp.array([1.0, 2.0]), jnp.array([4.0, 0.0])).tolist()
+        [0.25, 0.0]
+    """
     positive = den > 0
     return jnp.where(positive, num / jnp.where(positive, den, 1), 0)
 
@@ -205,4 +223,4 @@ def track_image(eta, phi, pt, d0, dz, mask, *, shape=(280, 360)):
     values = jnp.stack([pt, pt * d0, pt * dz], axis=-1)
     sums = hits_to_image(row, col, values, mask, shape=geometry.ECAL.shape)
     pt_sum = sums[..., 0]
-    return jnp.stack([pt_sum, _safe_divide(sums[..., 1], pt_sum), _safe_divide(sums[..., 2], pt_sum)], axis=-1)
+    return jnp.stack([pt_sum, safe_divide(sums[..., 1], pt_sum), safe_divide(sums[..., 2], pt_sum)], axis=-1)

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from e2ejax import geometry
-from e2ejax.ops import endcap_hits_to_image, hbhe_towers, hits_to_image, stitch_ecal, track_image
+from e2ejax.ops import endcap_hits_to_image, hbhe_towers, hits_to_image, safe_divide, stitch_ecal, track_image
 from tests.conftest import assert_all_close, run_three_ways
 
 
@@ -151,3 +151,12 @@ def test_errors():
         endcap_hits_to_image(v, v, v, m, side="left")
     with pytest.raises(ValueError, match=r"expected eb of shape \[B, 170, 360, ...\]"):
         stitch_ecal(np.zeros((1, 55, 360)), np.zeros((1, 171, 360)), np.zeros((1, 55, 360)))
+
+
+def test_safe_divide_zero_where_denominator_not_positive_and_gradient_finite():
+    num = jnp.array([1.0, 2.0, 3.0])
+    den = jnp.array([4.0, 0.0, -1.0])
+    np.testing.assert_array_equal(np.asarray(safe_divide(num, den)), [0.25, 0.0, 0.0])
+    g_num, g_den = jax.grad(lambda n, d: jnp.sum(safe_divide(n, d)), argnums=(0, 1))(num, den)
+    np.testing.assert_allclose(np.asarray(g_num), [0.25, 0.0, 0.0])
+    np.testing.assert_allclose(np.asarray(g_den), [-1.0 / 16.0, 0.0, 0.0])
