@@ -22,7 +22,7 @@ __all__ = ["main", "build_parser"]
 COMMANDS = {
     "simulate": ("e2ejax.sim.cli", "generate Pythia8 events through the CMS-like detector into an E2E ROOT file"),
     "tag": ("e2ejax.commands.tag", "tag jets or e/gamma candidates in E2E ROOT files with trained models"),
-    "bench": ("e2ejax.commands.bench", "per-stage timing (read, images, seeds, frames, net, write) and peak memory of tagging"),
+    "bench": ("e2ejax.commands.bench", "per-stage timing (read, inputs, net, write) and peak memory of tagging"),
     "train": ("e2ejax.commands.train", "train a tagger from a YAML config, with checkpoints, early stopping and resume"),
     "export": ("e2ejax.commands.export", "export a trained model to ONNX and/or TF SavedModel and check parity"),
     "plot": ("e2ejax.commands.plot", "draw ROC curves of tagged files and loss curves of training runs (mplhep, CMS style)"),

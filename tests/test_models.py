@@ -1,5 +1,4 @@
 import numpy as np
-import optax
 import pytest
 from flax import nnx
 

@@ -83,6 +83,6 @@ def test_tag_cli(egamma_file, egamma_checkpoint, tmp_path, capsys):
 def test_bench_cli_reports_every_stage(egamma_file, egamma_checkpoint, capsys):
     assert main(["bench", str(egamma_file), "--model", str(egamma_checkpoint), "--batch-size", "5"]) == 0
     out = capsys.readouterr().out
-    for stage in ("read", "seeds", "frames", "net", "write", "total"):
+    for stage in ("read", "inputs", "net", "write", "total"):
         assert f"\n{stage}" in out
     assert "12 events, 15 seeds" in out and "stages in sequence / network-only throughput" in out

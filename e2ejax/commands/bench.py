@@ -1,12 +1,13 @@
 """``e2ejax bench [--model NAMES] [FILE]``: per-stage timing and peak memory of tagging.
 
-Stages: read (ROOT -> padded numpy), seeds, frames (jitted JAX ops; windows and frames
-are summed straight from the hits as the tagger does, no detector images), net (the backend's
-network call), write (friend tree). Each jitted stage is warmed up on
-the first batch and then timed with its outputs ready; the table gives seconds,
-share of the total and events/s, and the last line compares the stages run one after
-another with the network alone on the same backend (``e2ejax tag`` runs read and
-frames in a second thread, overlapped with the network).
+Stages, each the very call ``e2ejax tag`` makes: read (ROOT -> padded numpy),
+inputs (``Tagger.seed_inputs``: seeds, frames summed straight from the hits and, for
+the GNN, points, one jitted program per part of the seeds), net (``Tagger.score_seeds``:
+the backend's network calls), write (friend tree). Every new batch shape is warmed up
+(compiled) outside the timed region and each stage is timed with its outputs ready;
+the table gives seconds, share of the total and events/s, and the last line compares
+the stages run one after another with the network alone on the same backend
+(``e2ejax tag`` builds the inputs in a second thread, overlapped with the network).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="events per batch (default 64)")
 
 
+STAGES = ("read", "inputs", "net", "write")
+
+
 def _block(x):
     import jax
 
@@ -39,36 +43,17 @@ def _block(x):
 
 
 def bench_model(name: str, file: str | None, *, backend: str, batch_size: int) -> dict:
-    import jax
-    import jax.numpy as jnp
-
-    from e2ejax.features import (
-        TASKS, egamma_frames, egamma_seed_cells, hcal_towers, jet_axes, jet_inputs_at, trim_seed_slots,
-    )
+    from e2ejax.features import trim_seed_slots
     from e2ejax.io import PredictionWriter, iterate_events
-    from e2ejax.ops import jet_seeds
-    from e2ejax.pipeline import READ_EVENTS, REQUIRED_GROUPS, Tagger, pad_rows
+    from e2ejax.pipeline import READ_EVENTS, REQUIRED_GROUPS, Tagger
 
     tagger = Tagger.from_pretrained(name, backend=backend)
-    channels, size, kind = TASKS[tagger.task]
     file = file or str(DATA / SHIPPED_SAMPLE[tagger.task])
-    stages = ("read", "seeds", "frames", "net", "write")
-    if kind == "egamma":
-        seeds_fn = jax.jit(lambda ev: egamma_seed_cells(ev)[0])
-        frames_fn = jax.jit(lambda ev, s, rows: jnp.take(egamma_frames(ev, s)[0].reshape(-1, size, size, 1), rows, axis=0))
-    else:
-        seeds_fn = jax.jit(lambda ev: jet_seeds(hcal_towers(ev), jet_axes(ev), ev["jet_mask"])[0])
-        frames_fn = jax.jit(lambda ev, s, rows: jet_inputs_at(ev, rows, task=tagger.task)[0])
-
-    def net_inputs(frames, n_rows):  # frames [R, size, size, C] of the real seeds (then padding rows)
-        return _block(tagger.network_inputs(frames, n_rows))
-
-    times = dict.fromkeys(stages, 0.0)
+    times = dict.fromkeys(STAGES, 0.0)
     n_events = n_seeds = 0
     warm = set()
     with tempfile.TemporaryDirectory() as tmp:
-        group = tagger.group
-        writer = PredictionWriter(os.path.join(tmp, "scores.root"), group=group)
+        writer = PredictionWriter(os.path.join(tmp, "scores.root"), group=tagger.group)
         t_all = time.perf_counter()
         t = time.perf_counter()
         chunks = iterate_events(file, step_size=max(batch_size, READ_EVENTS), groups=REQUIRED_GROUPS[tagger.task],
@@ -76,39 +61,31 @@ def bench_model(name: str, file: str | None, *, backend: str, batch_size: int) -
         for chunk in chunks:  # read as e2ejax tag reads: READ_EVENTS at a time, cut into batches
             times["read"] += time.perf_counter() - t
             for batch in chunk.split(batch_size):
-                ev = trim_seed_slots({k: np.asarray(v) for k, v in batch.items()}, group)
-                mask = ev[f"{group}_mask"]
-                if not mask.any():  # nothing to score: the batch is only written
-                    writer.write({name: np.zeros(mask.shape, np.float32)}, mask=mask, batch=batch)
-                    n_events += len(mask)
-                    continue
-                real = np.flatnonzero(mask)
-                # real seeds only, in the tagger's parts: (padded rows, real count) per call
-                parts = [(pad_rows(p), len(p)) for p in tagger.row_parts(real)]
-                shape_key = tuple(sorted((k, v.shape) for k, v in ev.items())) + tuple(len(r) for r, _ in parts)
-                if shape_key not in warm:  # compile outside the timed region
-                    sd = _block(seeds_fn(ev))
-                    for rows, n in parts:
-                        tagger.network(net_inputs(_block(frames_fn(ev, sd, rows)), n))
+                # the programs compile per shape: warm each new shape up outside the timed region
+                shape_key = _shape_key(trim_seed_slots(dict(batch.items()), tagger.group), tagger)
+                if shape_key not in warm:
+                    tagger.score_seeds(_block(tagger.seed_inputs(batch)))
                     warm.add(shape_key)
-                t = time.perf_counter(); sd = _block(seeds_fn(ev)); times["seeds"] += time.perf_counter() - t
+                t = time.perf_counter(); prepared = _block(tagger.seed_inputs(batch)); times["inputs"] += time.perf_counter() - t
+                t = time.perf_counter(); result = tagger.score_seeds(prepared); times["net"] += time.perf_counter() - t
                 t = time.perf_counter()
-                xs = [(net_inputs(_block(frames_fn(ev, sd, rows)), n), n) for rows, n in parts]
-                times["frames"] += time.perf_counter() - t
-                t = time.perf_counter()
-                scores = np.zeros(mask.shape, np.float32)
-                scores.reshape(-1)[real] = np.concatenate([tagger.network(x)[:n] for x, n in xs])
-                times["net"] += time.perf_counter() - t
-                t = time.perf_counter()
-                writer.write({name: scores}, mask=mask, batch=batch)
+                writer.write({name: result.scores}, mask=result.mask, batch=batch)
                 times["write"] += time.perf_counter() - t
-                n_events += len(mask)
-                n_seeds += real.size
+                n_events += len(result.mask)
+                n_seeds += int(result.mask.sum())
             t = time.perf_counter()
         writer.close()
         wall = time.perf_counter() - t_all
     return {"model": name, "backend": tagger.backend, "file": file, "events": n_events, "seeds": n_seeds,
             "times": times, "wall": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _shape_key(events, tagger) -> tuple:
+    """What decides which programs a batch runs: its array shapes and the padded sizes of its parts."""
+    from e2ejax.pipeline import pad_rows
+
+    rows = np.flatnonzero(np.asarray(events[f"{tagger.group}_mask"]))
+    return tuple(sorted((k, np.shape(v)) for k, v in events.items())) + tuple(len(pad_rows(p)) for p in tagger.row_parts(rows))
 
 
 def run(args) -> int:
@@ -126,5 +103,5 @@ def run(args) -> int:
         net = r["times"]["net"]
         print(f"stages in sequence / network-only throughput: {net / max(total, 1e-12):.2f} "
               f"({r['seeds'] / max(total, 1e-12):.0f} vs {r['seeds'] / max(net, 1e-12):.0f} seeds/s; "
-              "e2ejax tag overlaps read and frames with the network: benchmarks/tagging.py)")
+              "e2ejax tag overlaps read and inputs with the network: benchmarks/tagging.py)")
     return 0
