@@ -23,7 +23,7 @@ from typing import Mapping
 
 import numpy as np
 
-from e2ejax.errors import InputError
+from e2ejax.errors import InputError, need_fields
 
 __all__ = ["BASELINES", "jet_observables", "phi_width", "baseline_scores"]
 
@@ -51,9 +51,7 @@ def jet_observables(events: Mapping) -> dict[str, np.ndarray]:
         (0.025, [[2.0]], [[1.0]])
     """
     names = ("pf_pt", "pf_eta", "pf_phi", "pf_type", "pf_jet", "pf_mask", "jet_pt", "jet_eta", "jet_phi", "jet_mass", "jet_mask")
-    missing = [n for n in names if n not in events]
-    if missing:
-        raise InputError(f"one-variable baselines expected event fields {list(names)}; missing {missing}")
+    need_fields(events, names, what="one-variable baselines")
     pt, eta, phi = (np.asarray(events[n], np.float64) for n in ("pf_pt", "pf_eta", "pf_phi"))
     kind, owner, pmask = np.asarray(events["pf_type"]), np.asarray(events["pf_jet"]), np.asarray(events["pf_mask"], bool)
     jpt, jeta, jphi, jmass = (np.asarray(events[n], np.float64) for n in ("jet_pt", "jet_eta", "jet_phi", "jet_mass"))

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from e2ejax.errors import InputError
+from e2ejax.errors import InputError, need_fields
 
 __all__ = ["CONSTITUENT_TYPES", "CONSTITUENT_FEATURES", "JET_FEATURES", "jet_constituents", "calibration_examples", "calibrated_pt"]
 
@@ -39,12 +39,8 @@ _JET = ("jet_pt", "jet_eta", "jet_phi", "jet_mass", "jet_mask")
 
 
 def _need(events: Mapping, names):
-    missing = [n for n in names if n not in events]
-    if missing:
-        raise InputError(
-            f"jet calibration expected event fields {list(names)}; missing {missing}; "
-            f"fix: use files written by e2ejax simulate (the pf_* and jet_* branches of docs/FORMAT.md)"
-        )
+    need_fields(events, names, what="jet calibration",
+                fix="use files written by e2ejax simulate (the pf_* and jet_* branches of docs/FORMAT.md)")
 
 
 def jet_constituents(events: Mapping, *, n_constituents: int = 64):

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from e2ejax import geometry
-from e2ejax.errors import InputError
+from e2ejax.errors import InputError, need_fields
 from e2ejax.ops import (
     endcap_hits_to_image,
     extract_frames,
@@ -56,21 +56,15 @@ TASKS = {
 }
 
 
-def _need(events: Mapping, names):
-    missing = [n for n in names if n not in events]
-    if missing:
-        raise InputError(f"expected event fields {list(names)}; missing {missing}; found {sorted(events)}")
-
-
 def hcal_towers(events: Mapping) -> jax.Array:
     """HBHE tower image float32 ``[B, 56, 72]``."""
-    _need(events, ("hbhe_ieta", "hbhe_iphi", "hbhe_energy", "hbhe_mask"))
+    need_fields(events, ("hbhe_ieta", "hbhe_iphi", "hbhe_energy", "hbhe_mask"))
     return hbhe_towers(events["hbhe_ieta"], events["hbhe_iphi"], events["hbhe_energy"], events["hbhe_mask"])
 
 
 def ecal_image(events: Mapping) -> jax.Array:
     """Stitched ECAL energy float32 ``[B, 280, 360]`` (EB hits + EE hits binned onto the pseudo-crystal rows)."""
-    _need(events, ("eb_ieta", "eb_iphi", "eb_energy", "eb_mask"))
+    need_fields(events, ("eb_ieta", "eb_iphi", "eb_energy", "eb_mask"))
     row, col = geometry.eb_index_to_cell(jnp.asarray(events["eb_ieta"]), jnp.asarray(events["eb_iphi"]))
     eb = hits_to_image(row, col, events["eb_energy"], events["eb_mask"], shape=geometry.EB.shape)
     if "ee_energy" in events:
@@ -96,7 +90,7 @@ def event_images(events: Mapping, *, channels: tuple[str, ...], towers: jax.Arra
         raise InputError(f"unknown image channel(s) {unknown}; expected names from {list(CHANNELS)}")
     out = {}
     if any(c.startswith("track") for c in channels):
-        _need(events, ("trk_eta", "trk_phi", "trk_pt", "trk_d0", "trk_dz", "trk_mask"))
+        need_fields(events, ("trk_eta", "trk_phi", "trk_pt", "trk_d0", "trk_dz", "trk_mask"))
         trk = track_image(events["trk_eta"], events["trk_phi"], events["trk_pt"], events["trk_d0"], events["trk_dz"], events["trk_mask"])
         out.update(track_pt=trk[..., 0], track_d0=trk[..., 1], track_dz=trk[..., 2])
     if "ecal" in channels:
@@ -105,7 +99,7 @@ def event_images(events: Mapping, *, channels: tuple[str, ...], towers: jax.Arra
         towers = hcal_towers(events) if towers is None else towers
         out["hcal"] = upsample(towers[..., None])[..., 0]
     if any(c.startswith("bpix") for c in channels):
-        _need(events, ("bpix_layer", "bpix_eta", "bpix_phi", "bpix_mask"))
+        need_fields(events, ("bpix_layer", "bpix_eta", "bpix_phi", "bpix_mask"))
         row, col = geometry.eta_phi_to_cell(jnp.asarray(events["bpix_eta"]), jnp.asarray(events["bpix_phi"]))
         ones = jnp.ones(jnp.shape(events["bpix_eta"]), jnp.float32)
         for layer in (1, 2, 3):
@@ -116,7 +110,7 @@ def event_images(events: Mapping, *, channels: tuple[str, ...], towers: jax.Arra
 
 def _ecal_hits(events: Mapping):
     """EB and EE hits as stitched-grid ``(rows, cols, energy, mask)`` ``[B, Neb + Nee]`` (as :func:`ecal_image` bins them)."""
-    _need(events, ("eb_ieta", "eb_iphi", "eb_energy", "eb_mask"))
+    need_fields(events, ("eb_ieta", "eb_iphi", "eb_energy", "eb_mask"))
     row, col = geometry.eb_index_to_cell(jnp.asarray(events["eb_ieta"]), jnp.asarray(events["eb_iphi"]))
     on_eb = (row >= 0) & (row < geometry.EB.shape[0])
     parts = [(jnp.where(on_eb, row + geometry.EE_ROWS, -1), col, jnp.asarray(events["eb_energy"]), jnp.asarray(events["eb_mask"]))]
@@ -146,7 +140,7 @@ def event_frames(events: Mapping, seeds: jax.Array, *, channels: tuple[str, ...]
         raise InputError(f"unknown image channel(s) {unknown}; expected names from {list(CHANNELS)}")
     groups, columns = [], []  # hit groups (rows, cols, mask, {column name: values}) and the summed columns
     if any(c.startswith("track") for c in channels):
-        _need(events, ("trk_eta", "trk_phi", "trk_pt", "trk_d0", "trk_dz", "trk_mask"))
+        need_fields(events, ("trk_eta", "trk_phi", "trk_pt", "trk_d0", "trk_dz", "trk_mask"))
         pt = jnp.asarray(events["trk_pt"])
         row, col = geometry.eta_phi_to_cell(jnp.asarray(events["trk_eta"]), jnp.asarray(events["trk_phi"]), geometry.ECAL)
         sums = {"track_pt": pt}
@@ -156,7 +150,7 @@ def event_frames(events: Mapping, seeds: jax.Array, *, channels: tuple[str, ...]
         row, col, energy, mask = _ecal_hits(events)
         groups.append((row, col, mask, {"ecal": energy}))
     if any(c.startswith("bpix") for c in channels):
-        _need(events, ("bpix_layer", "bpix_eta", "bpix_phi", "bpix_mask"))
+        need_fields(events, ("bpix_layer", "bpix_eta", "bpix_phi", "bpix_mask"))
         row, col = geometry.eta_phi_to_cell(jnp.asarray(events["bpix_eta"]), jnp.asarray(events["bpix_phi"]))
         layer = jnp.asarray(events["bpix_layer"])
         ones = jnp.ones(layer.shape, jnp.float32)
@@ -185,7 +179,7 @@ def event_frames(events: Mapping, seeds: jax.Array, *, channels: tuple[str, ...]
 
 def jet_axes(events: Mapping) -> jax.Array:
     """HBHE tower ``(row, col)`` int32 ``[B, S, 2]`` of each jet axis (``jet_eta``, ``jet_phi``)."""
-    _need(events, ("jet_eta", "jet_phi", "jet_mask"))
+    need_fields(events, ("jet_eta", "jet_phi", "jet_mask"))
     return jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(events["jet_eta"]), jnp.asarray(events["jet_phi"]), geometry.HBHE), -1)
 
 
@@ -197,7 +191,7 @@ def egamma_centres(events: Mapping) -> jax.Array:
     """
     if "eg_seed_row" in events and "eg_seed_col" in events:
         return jnp.stack([jnp.asarray(events["eg_seed_row"]), jnp.asarray(events["eg_seed_col"])], -1).astype(jnp.int32)
-    _need(events, ("eg_eta", "eg_phi", "eg_mask"))
+    need_fields(events, ("eg_eta", "eg_phi", "eg_mask"))
     return jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(events["eg_eta"]), jnp.asarray(events["eg_phi"]), geometry.ECAL), -1)
 
 
@@ -303,7 +297,7 @@ def egamma_seed_cells(events: Mapping):
     """e/gamma seeds ``int32 [B, S, 2]`` (the hottest crystal in a 5 x 5 window around each
     candidate, summed from the ECAL hits) and ``eg_mask``."""
     row, col, energy, hits = _ecal_hits(events)
-    _need(events, ("eg_mask",))
+    need_fields(events, ("eg_mask",))
     mask = jnp.asarray(events["eg_mask"])
     return hits_window_argmax(row, col, energy, hits, egamma_centres(events), mask, shape=geometry.ECAL.shape, window=5), mask
 
