@@ -18,15 +18,17 @@ TINY = {
     "gnn": {"n_points": 16, "n_features": 5, "k": 4, "hidden": [8, 8], "head": 8},
     "deepsets": {"n_constituents": 10, "n_features": 3, "n_types": 3, "n_jet_features": 2, "hidden": 8},
 }
+# the shipped tau GNN's node features (log-compressed channels, distance to the centre)
+TINY_GNN_FEATURES = {**TINY["gnn"], "log_scale": 0.1, "radial": True}
 
 
 def _task(name):
     return "regression" if name == "deepsets" else "classification"
 
 
-@pytest.mark.parametrize("name", sorted(TINY))
-def test_onnx_parity_all_batch_sizes(name, tmp_path):
-    model = nets.build(name, TINY[name], rngs=nnx.Rngs(7))
+@pytest.mark.parametrize("name, options", [(n, TINY[n]) for n in sorted(TINY)] + [("gnn", TINY_GNN_FEATURES)])
+def test_onnx_parity_all_batch_sizes(name, options, tmp_path):
+    model = nets.build(name, options, rngs=nnx.Rngs(7))
     path = to_onnx(model, tmp_path / f"{name}.onnx", task=_task(name))
     report = verify(model, onnx_path=path, task=_task(name), batch_sizes=(1, 2, 7, 64))
     assert set(report["onnxruntime"]) == {1, 2, 7, 64}

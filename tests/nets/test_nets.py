@@ -131,3 +131,32 @@ def test_gnn_input_scale_equals_scaling_the_points_and_keeps_the_graph():
     np.testing.assert_allclose(scaled(points, mask), want, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"input_scale: expected one factor per feature \(4\), found 2"):
         nets.build("gnn", {**opts, "input_scale": [1.0, 1.0]}, rngs=nnx.Rngs(0))
+
+
+def test_gnn_log_and_radial_node_features(rng):
+    opts = {"n_points": 12, "n_features": 5, "k": 3, "hidden": [8, 8], "head": 8,
+            "input_scale": [0.1, 0.1, 0.1, 10.0, 10.0], "log_scale": 0.5, "radial": True}
+    model = nets.build("gnn", opts, rngs=nnx.Rngs(4))
+    assert model.layers[0].skip.kernel.shape == (5 + 3 + 1, 8)
+    points, mask = random_inputs(model, 3, rng)
+    got = np.asarray(model._node_features(jnp.asarray(points), jnp.asarray(mask)))
+    for b in range(3):
+        for n in range(12):
+            p = points[b, n] * mask[b, n]
+            scaled = p * np.asarray(opts["input_scale"])
+            radial = np.hypot(scaled[3], scaled[4]) * mask[b, n]
+            want = np.concatenate([scaled, [radial], np.log1p(np.abs(p[:3]) / 0.5)])
+            np.testing.assert_allclose(got[b, n], want, rtol=1e-5, atol=1e-5)
+    # still blind to node order and to padding, and every parameter gets a gradient
+    points = points * mask[..., None]
+    ref = np.asarray(model(points, mask))
+    p2, m2 = _permute(points, mask, rng)
+    np.testing.assert_allclose(model(p2, m2), ref, rtol=1e-5, atol=1e-5)
+    pad = np.concatenate([points, rng.normal(size=(3, 5, 5)).astype(np.float32)], axis=1)
+    np.testing.assert_allclose(model(pad, np.concatenate([mask, np.zeros((3, 5), np.float32)], 1)), ref, rtol=1e-5, atol=1e-5)
+    graphdef, params = nnx.split(model, nnx.Param)
+    grads = jax.grad(lambda p: jnp.sum(nnx.merge(graphdef, p)(points, mask) ** 2))(params)
+    for path, g in jax.tree_util.tree_leaves_with_path(grads):
+        assert float(jnp.abs(g).sum()) > 0, f"no gradient reaches {jax.tree_util.keystr(path)}"
+    with pytest.raises(ValueError, match=r"log_scale: expected a positive energy scale \(GeV\) or None, found 0.0"):
+        nets.build("gnn", {**opts, "log_scale": 0.0}, rngs=nnx.Rngs(0))
