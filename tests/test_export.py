@@ -18,15 +18,15 @@ TINY = {
     "gnn": {"n_points": 16, "n_features": 5, "k": 4, "hidden": [8, 8], "head": 8},
     "deepsets": {"n_constituents": 10, "n_features": 3, "n_types": 3, "n_jet_features": 2, "hidden": 8},
 }
-# the shipped tau GNN's node features (log-compressed channels, distance to the centre)
-TINY_GNN_FEATURES = {**TINY["gnn"], "log_scale": 0.1, "radial": True}
+# log-compressed inputs, inside the exported graph
+LOGGED = [("gnn", {**TINY["gnn"], "log_scale": 0.1}), ("resnet15", {**TINY["resnet15"], "log_scale": 0.1})]
 
 
 def _task(name):
     return "regression" if name == "deepsets" else "classification"
 
 
-@pytest.mark.parametrize("name, options", [(n, TINY[n]) for n in sorted(TINY)] + [("gnn", TINY_GNN_FEATURES)])
+@pytest.mark.parametrize("name, options", [(n, TINY[n]) for n in sorted(TINY)] + LOGGED)
 def test_onnx_parity_all_batch_sizes(name, options, tmp_path):
     model = nets.build(name, options, rngs=nnx.Rngs(7))
     path = to_onnx(model, tmp_path / f"{name}.onnx", task=_task(name))

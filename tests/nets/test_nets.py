@@ -133,19 +133,17 @@ def test_gnn_input_scale_equals_scaling_the_points_and_keeps_the_graph():
         nets.build("gnn", {**opts, "input_scale": [1.0, 1.0]}, rngs=nnx.Rngs(0))
 
 
-def test_gnn_log_and_radial_node_features(rng):
+def test_gnn_log_compressed_node_features(rng):
     opts = {"n_points": 12, "n_features": 5, "k": 3, "hidden": [8, 8], "head": 8,
-            "input_scale": [0.1, 0.1, 0.1, 10.0, 10.0], "log_scale": 0.5, "radial": True}
+            "input_scale": [0.1, 0.1, 0.1, 10.0, 10.0], "log_scale": 0.5}
     model = nets.build("gnn", opts, rngs=nnx.Rngs(4))
-    assert model.layers[0].skip.kernel.shape == (5 + 3 + 1, 8)
+    assert model.layers[0].skip.kernel.shape == (5 + 3, 8)
     points, mask = random_inputs(model, 3, rng)
-    got = np.asarray(model._node_features(jnp.asarray(points), jnp.asarray(mask)))
+    got = np.asarray(model._node_features(jnp.asarray(points * mask[..., None])))
     for b in range(3):
         for n in range(12):
             p = points[b, n] * mask[b, n]
-            scaled = p * np.asarray(opts["input_scale"])
-            radial = np.hypot(scaled[3], scaled[4]) * mask[b, n]
-            want = np.concatenate([scaled, [radial], np.log1p(np.abs(p[:3]) / 0.5)])
+            want = np.concatenate([p * np.asarray(opts["input_scale"]), np.log1p(np.abs(p[:3]) / 0.5)])
             np.testing.assert_allclose(got[b, n], want, rtol=1e-5, atol=1e-5)
     # still blind to node order and to padding, and every parameter gets a gradient
     points = points * mask[..., None]
@@ -160,3 +158,15 @@ def test_gnn_log_and_radial_node_features(rng):
         assert float(jnp.abs(g).sum()) > 0, f"no gradient reaches {jax.tree_util.keystr(path)}"
     with pytest.raises(ValueError, match=r"log_scale: expected a positive energy scale \(GeV\) or None, found 0.0"):
         nets.build("gnn", {**opts, "log_scale": 0.0}, rngs=nnx.Rngs(0))
+
+
+def test_resnet15_log_scale_appends_log_compressed_channels():
+    opts = {"height": 33, "width": 33, "channels": 2, "features": [4, 8], "blocks": 1, "input_scale": [0.1, 2.0]}
+    logged = nets.build("resnet15", {**opts, "log_scale": 0.5}, rngs=nnx.Rngs(6))
+    plain = nets.build("resnet15", {**opts, "channels": 4, "input_scale": None}, rngs=nnx.Rngs(7))
+    nnx.update(plain, nnx.state(logged, nnx.Param))  # same shapes: a stem over 2 x 2 maps
+    x = jax.random.normal(jax.random.key(2), (2, 33, 33, 2)) * 20.0
+    want = plain(jnp.concatenate([x * jnp.asarray([0.1, 2.0]).reshape(1, 1, 1, 2), jnp.log1p(jnp.abs(x) / 0.5)], axis=-1))
+    np.testing.assert_allclose(logged(x), want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"log_scale: expected a positive energy scale \(GeV\) or None, found -1.0"):
+        nets.build("resnet15", {**opts, "log_scale": -1.0}, rngs=nnx.Rngs(0))
