@@ -27,6 +27,11 @@ def test_train_then_resume(egamma_file, tmp_path, capsys):  # noqa: F811
     assert main(["train", str(cfg), "-q"]) == 0
     assert "resuming from step 8 (epoch 2)" in capsys.readouterr().out
     assert [h["epoch"] for h in json.loads((tmp_path / "run" / "history.json").read_text())] == [1, 2, 3]
+    # --fresh starts over in the same directory (it used to stop at the first step the runs shared)
+    assert main(["train", str(cfg), "-q", "--fresh"]) == 0
+    out = capsys.readouterr().out
+    assert "--fresh: removed the 3 checkpoint(s) (steps " in out and "resuming" not in out
+    assert [h["epoch"] for h in json.loads((tmp_path / "run" / "history.json").read_text())] == [1, 2, 3]
 
 
 def test_train_bad_config(tmp_path, capsys):

@@ -21,7 +21,8 @@ from e2ejax.errors import InputError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="training YAML (see e2ejax.config)")
-    parser.add_argument("--fresh", action="store_true", help="ignore existing checkpoints in the output directory")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start over: delete the checkpoints and history already in the output directory")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
 
@@ -65,6 +66,22 @@ def _summary(cfg, evaluation: dict) -> str:
             f"{evaluation['baselines'][b]:.4f} (margin {evaluation['margin']:+.4f})")
 
 
+def _start_over(out: Path) -> None:
+    """``--fresh``: remove the checkpoints and history of an earlier run in ``out`` (a new run
+    saving over them would otherwise stop at the first step number they share)."""
+    import shutil
+
+    from e2ejax.checkpoint import Checkpointer
+
+    directory = out / "checkpoints"
+    steps = Checkpointer(directory).steps() if directory.is_dir() else []
+    if directory.is_dir():
+        shutil.rmtree(directory)
+    (out / "history.json").unlink(missing_ok=True)
+    if steps:
+        print(f"--fresh: removed the {len(steps)} checkpoint(s) (steps {', '.join(map(str, steps))}) in {directory}", flush=True)
+
+
 def run(args) -> int:
     from flax import nnx
 
@@ -94,6 +111,8 @@ def run(args) -> int:
     tx = make_optimizer(cfg.optimizer, total_steps=steps_per_epoch * cfg.training.epochs)
     steps = make_steps(model, tx, task=kind, decorrelation=cfg.training.decorrelation)
     state = steps.init()
+    if args.fresh:
+        _start_over(out)
     ckpt = Checkpointer(out / "checkpoints", max_to_keep=cfg.training.keep_checkpoints)
     start_epoch, history, spent, best_params = 0, [], 0.0, None
     if not args.fresh and ckpt.latest_step() is not None:
