@@ -94,7 +94,9 @@ def _flatten_json(obj, prefix: str = "") -> dict[str, Any]:
 def compare_model_sections(found: Mapping, expected: Mapping) -> list[str]:
     """Differences between two ``model`` sections of model cards, one line per key.
 
-    Nested keys are written ``config.channels`` / ``input_spec[0].shape[2]``.
+    Nested keys are written ``config.channels`` / ``input_spec[0].shape[2]``. A key
+    absent from the checkpoint matches ``null``: a network option added after the
+    checkpoint was written, off by default, changes nothing for it.
 
     Args:
         found: the ``model`` section stored with a checkpoint.
@@ -106,12 +108,16 @@ def compare_model_sections(found: Mapping, expected: Mapping) -> list[str]:
     Examples:
         >>> compare_model_sections({"name": "vgg", "config": {"width": 8}}, {"name": "vgg", "config": {"width": 16}})
         ['config.width: checkpoint 8, expected 16']
+        >>> compare_model_sections({"config": {"width": 8}}, {"config": {"width": 8, "log_scale": None}})
+        []
     """
     a, b = _flatten_json(_json_value(dict(found))), _flatten_json(_json_value(dict(expected)))
     missing = object()
     lines = []
     for key in sorted(set(a) | set(b)):
         x, y = a.get(key, missing), b.get(key, missing)
+        if x is missing and y is None:
+            continue
         if x != y or type(x) is not type(y):
             show = lambda v: "(absent)" if v is missing else json.dumps(v)  # noqa: E731
             lines.append(f"{key}: checkpoint {show(x)}, expected {show(y)}")
