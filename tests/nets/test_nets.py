@@ -160,12 +160,13 @@ def test_gnn_log_compressed_node_features(rng):
         nets.build("gnn", {**opts, "log_scale": 0.0}, rngs=nnx.Rngs(0))
 
 
-def test_resnet15_log_scale_feeds_log_compressed_channels():
+def test_resnet15_log_scale_appends_log_compressed_channels():
     opts = {"height": 33, "width": 33, "channels": 2, "features": [4, 8], "blocks": 1, "input_scale": [0.1, 2.0]}
     logged = nets.build("resnet15", {**opts, "log_scale": 0.5}, rngs=nnx.Rngs(6))
-    plain = nets.build("resnet15", {**opts, "input_scale": None}, rngs=nnx.Rngs(6))
+    plain = nets.build("resnet15", {**opts, "channels": 4, "input_scale": None}, rngs=nnx.Rngs(7))
+    nnx.update(plain, nnx.state(logged, nnx.Param))  # same shapes: a stem over 2 x 2 maps
     x = jax.random.normal(jax.random.key(2), (2, 33, 33, 2)) * 20.0
-    want = plain(jnp.log1p(jnp.abs(x * jnp.asarray([0.1, 2.0]).reshape(1, 1, 1, 2)) / 0.5))
+    want = plain(jnp.concatenate([x * jnp.asarray([0.1, 2.0]).reshape(1, 1, 1, 2), jnp.log1p(jnp.abs(x) / 0.5)], axis=-1))
     np.testing.assert_allclose(logged(x), want, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match=r"log_scale: expected a positive energy scale \(GeV\) or None, found -1.0"):
         nets.build("resnet15", {**opts, "log_scale": -1.0}, rngs=nnx.Rngs(0))
