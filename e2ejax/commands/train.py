@@ -74,10 +74,11 @@ def _start_over(out: Path) -> None:
     from e2ejax.checkpoint import Checkpointer
 
     directory = out / "checkpoints"
-    steps = Checkpointer(directory).steps() if directory.is_dir() else []
-    if directory.is_dir():
-        shutil.rmtree(directory)
     (out / "history.json").unlink(missing_ok=True)
+    if not directory.is_dir():
+        return
+    steps = Checkpointer(directory).steps()
+    shutil.rmtree(directory)
     if steps:
         print(f"--fresh: removed the {len(steps)} checkpoint(s) (steps {', '.join(map(str, steps))}) in {directory}", flush=True)
 

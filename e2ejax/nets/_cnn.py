@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from e2ejax.nets._log_inputs import check_log_scale, log_compress
 from e2ejax.nets._spec import InputSpec
 
 __all__ = ["VGGConfig", "EGammaVGG", "ResNetConfig", "ResNet15"]
@@ -121,8 +122,7 @@ class ResNet15(nnx.Module):
     def __init__(self, config: ResNetConfig, *, rngs: nnx.Rngs):
         if config.input_scale is not None and len(config.input_scale) != config.channels:
             raise ValueError(f"input_scale: expected one factor per channel ({config.channels}), found {len(config.input_scale)}")
-        if config.log_scale is not None and not config.log_scale > 0:
-            raise ValueError(f"log_scale: expected a positive energy scale (GeV) or None, found {config.log_scale}")
+        check_log_scale(config.log_scale)
         self.config = config
         f0, f1 = config.features
         stem_in = config.channels * (2 if config.log_scale is not None else 1)
@@ -146,7 +146,7 @@ class ResNet15(nnx.Module):
         if self.config.input_scale is not None:
             frames = frames * jnp.asarray(self.config.input_scale, frames.dtype).reshape((1, 1, 1, -1))
         if self.config.log_scale is not None:
-            frames = jnp.concatenate([frames, jnp.log1p(jnp.abs(raw) / self.config.log_scale)], axis=-1)
+            frames = jnp.concatenate([frames, log_compress(raw, self.config.log_scale)], axis=-1)
         x = _max_pool(jax.nn.relu(self.stem(frames)), 2)
         for block in self.blocks:
             x = block(x)

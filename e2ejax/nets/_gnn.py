@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from e2ejax.nets._log_inputs import check_log_scale, log_compress
 from e2ejax.nets._spec import InputSpec
 from e2ejax.ops import knn, segment_mean
 
@@ -87,8 +88,7 @@ class GNNTagger(nnx.Module):
         if config.input_scale is not None and len(config.input_scale) != config.n_features:
             raise ValueError(f"input_scale: expected one factor per feature ({config.n_features}), found {len(config.input_scale)}")
         self.config = config
-        if config.log_scale is not None and not config.log_scale > 0:
-            raise ValueError(f"log_scale: expected a positive energy scale (GeV) or None, found {config.log_scale}")
+        check_log_scale(config.log_scale)
         n_log = config.n_features - 2 if config.log_scale is not None else 0
         widths = (config.n_features + n_log,) + tuple(config.hidden)
         self.layers = nnx.List([_EdgeConv(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])])
@@ -109,7 +109,7 @@ class GNNTagger(nnx.Module):
         h = points if c.input_scale is None else points * jnp.asarray(c.input_scale, points.dtype).reshape((1, 1, -1))
         if c.log_scale is None:
             return h
-        return jnp.concatenate([h, jnp.log1p(jnp.abs(points[..., :-2]) / c.log_scale)], axis=-1)
+        return jnp.concatenate([h, log_compress(points[..., :-2], c.log_scale)], axis=-1)
 
     def __call__(self, points: jax.Array, mask: jax.Array) -> jax.Array:
         N = points.shape[1]
