@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
+from _c_frames import load_c_cutter  # noqa: E402
 from _timing import best_time, table  # noqa: E402
 
 from e2ejax.ops import extract_frames, frame_offset, hits_to_frames, hits_to_image  # noqa: E402
@@ -29,6 +30,9 @@ exactly the frame pixels with precomputed flat indices, NumPy's C gather loop (t
 scattered reads as any frame cutter, no index arithmetic timed): where it is as slow as
 extract_frames, the reads themselves (rows of 32 x 4 bytes spread over the images) set
 the pace, not the copy bandwidth.
+C rows: _frame_rows.c, one memcpy per frame row (two where it wraps), compiled -O2 with
+ctypes: what this access pattern allows a frame cutter written for the CPU. C rows/np.copy
+is the ceiling for any extract_frames; jax/C rows is how close the jitted op gets to it.
 Output buffers above glibc's mmap threshold (32 MiB at most) are fresh mappings,
 page-faulted 4 KiB at a time on every call, while NumPy asks for huge pages: that,
 not the gather, caps the 48 MB row near 'xla copy'. Run with
@@ -76,12 +80,13 @@ def _frame_pixels(seeds, shape, height, width):
     return (np.arange(B)[:, None, None, None] * H + rows[..., :, None]) * W + cols[..., None, :]
 
 
-def bench_frames(B, S, height, width, C, rng):
+def bench_frames(B, S, height, width, C, rng, c_cut=None):
     images = rng.random((B, 280, 360, C), dtype=np.float32)
     seeds = np.stack([rng.integers(0, 280, (B, S)), rng.integers(0, 360, (B, S))], -1).astype(np.int32)
     j_images, j_seeds = jnp.asarray(images), jnp.asarray(seeds)
     fn = jax.jit(lambda x, s: extract_frames(x, s, height=height, width=width))
-    np.testing.assert_array_equal(np.asarray(fn(j_images, j_seeds)[0]), numpy_per_seed(images, seeds, height, width))
+    expected = numpy_per_seed(images, seeds, height, width)
+    np.testing.assert_array_equal(np.asarray(fn(j_images, j_seeds)[0]), expected)
     nbytes = B * S * height * width * C * 4
     src = rng.random(nbytes // 4, dtype=np.float32)
     dst = np.empty_like(src)
@@ -100,12 +105,22 @@ def bench_frames(B, S, height, width, C, rng):
         "images": lambda: images.copy(),
         "gather": lambda: np.take(flat_images, pixel_index, axis=0, mode="clip"),
     }
+    if c_cut is not None:
+        offsets = (frame_offset(height), frame_offset(width))
+        np.testing.assert_array_equal(c_cut(images, seeds, height, width, *offsets), expected)
+        timed["c rows"] = lambda: c_cut(images, seeds, height, width, *offsets)
     best = {k: float("inf") for k in timed}
     for _ in range(5):
         for k, f in timed.items():
             best[k] = min(best[k], best_time(f, repeat=3))
     t_jax = best["jax"]
     gbs = lambda t: f"{nbytes / t / 1e9:.2f}"  # noqa: E731
+    t_c = best.get("c rows")
+    c_columns = {
+        "C rows GB/s": gbs(t_c) if t_c else "n/a",
+        "C rows/np.copy": f"{best['copy'] / t_c:.2f}" if t_c else "n/a",
+        "jax/C rows": f"{t_c / t_jax:.2f}" if t_c else "n/a",
+    }
     return {
         "frames": f"{B}x{S} x {height}x{width}x{C}",
         "MB": f"{nbytes / 1e6:.1f}",
@@ -116,6 +131,7 @@ def bench_frames(B, S, height, width, C, rng):
         "jax/np.copy": f"{best['copy'] / t_jax:.2f}",
         "jax/copyto": f"{best['copyto'] / t_jax:.2f}",
         "jax/xla copy": f"{best['xla'] / t_jax:.2f}",
+        **c_columns,
         "np gather GB/s": gbs(best["gather"]),
         "jax/np gather": f"{best['gather'] / t_jax:.2f}",
         "x copy images": f"{best['images'] / t_jax:.1f}",
@@ -192,18 +208,16 @@ def main(argv=None):
     # events x seeds per event: 4 jets per event for 125x125 jet frames, 2 to 4 e/gamma
     # candidates per event for 32x32 frames; seeds anywhere in the 280x360 image
     # sizes: in cache (2-4 MB), out of cache but under glibc's 32 MiB mmap threshold
-    # (12-30 MB: the tagger's 64-event batches), and above it (48 MB)
-    rows = [
-        bench_frames(16 // scale, 4, 125, 125, 3, rng),
-        bench_frames(40 // scale, 4, 125, 125, 3, rng),
-        bench_frames(64 // scale, 4, 125, 125, 3, rng),
-        bench_frames(256 // scale, 2, 32, 32, 1, rng),
-        bench_frames(256 // scale, 4, 32, 32, 1, rng),
-        bench_frames(2048 // scale, 4, 32, 32, 1, rng),
-    ]
+    # (12-30 MB: the tagger's 64-event batches; 17 MB of 32x32 frames), and above it (34-48 MB)
+    c_cut, c_missing = load_c_cutter()
+    sizes = [(16, 4, 125, 3), (40, 4, 125, 3), (64, 4, 125, 3),
+             (256, 2, 32, 1), (256, 4, 32, 1), (1024, 4, 32, 1), (2048, 4, 32, 1)]
+    rows = [bench_frames(b // scale, s, size, size, c, rng, c_cut) for b, s, size, c in sizes]
     print("\nextract_frames (jitted) vs NumPy; bandwidth = frame bytes produced per second")
     print(table(rows, list(rows[0])))
     print(FRAMES_NOTE)
+    if c_missing:
+        print(f"C rows: not measured ({c_missing})")
     direct = [bench_hit_frames(64 // scale, 2, n, c, 125, rng) for n, c in ((2048, 3), (4096, 8))]
     print("\njet frames summed from hits (the tagger's path) vs hits -> 280x360 image -> extract_frames")
     print(table(direct, list(direct[0])))
