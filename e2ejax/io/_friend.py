@@ -133,22 +133,25 @@ class PredictionWriter:
         if self.parquet:
             self._chunks.append(out)
         else:
-            self._sink.add(out, len(out["event"]))
-            self._sink.flush()
+            self._sink.extend(out, len(out["event"]))
         self._pending, self._n_pending = [], 0
 
     def _fail(self, message: str):
         self.abort()
         raise InputError(message)
 
-    def abort(self) -> None:
-        """Discard the output (the temporary file is removed)."""
-        if self._closed:
-            return
+    def _close_file(self) -> None:
+        """Mark closed and close the ROOT file, ignoring its errors (the output is being discarded)."""
         self._closed = True
         if self._file is not None:
             with contextlib.suppress(Exception):
                 self._file.close()
+
+    def abort(self) -> None:
+        """Discard the output (the temporary file is removed)."""
+        if self._closed:
+            return
+        self._close_file()
         try:
             self._ctx.__exit__(InputError, InputError("aborted"), None)
         except InputError:
@@ -175,10 +178,7 @@ class PredictionWriter:
             else:
                 self._file.close()
         except BaseException as exc:  # e.g. the disk is full: remove the temporary file, report the path
-            self._closed = True
-            if self._file is not None:
-                with contextlib.suppress(Exception):
-                    self._file.close()
+            self._close_file()
             if not self._ctx.__exit__(type(exc), exc, exc.__traceback__):
                 raise
             return
@@ -192,9 +192,6 @@ class PredictionWriter:
         if exc_type is None:
             self.close()
         elif not self._closed:
-            self._closed = True
-            if self._file is not None:
-                with contextlib.suppress(Exception):
-                    self._file.close()
+            self._close_file()
             self._ctx.__exit__(exc_type, exc, tb)  # removes the temporary file; a full disk becomes an OutputError
         return False

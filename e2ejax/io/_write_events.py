@@ -38,7 +38,8 @@ def _concat(chunks: list[dict]) -> dict:
 
 
 class _TreeSink:
-    """Buffer dicts of branch arrays and ``extend`` a tree once ``flush_entries`` are pending."""
+    """Buffer dicts of branch arrays and ``extend`` a tree once ``flush_entries`` are pending
+    (or at once with :meth:`extend`, for callers that buffer themselves)."""
 
     def __init__(self, file, name, *, flush_entries, **mktree):
         self.file, self.name, self.flush_entries, self.mktree = file, name, flush_entries, mktree
@@ -51,9 +52,12 @@ class _TreeSink:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pending:
-            return
-        arrays = _concat(self.pending)
+        if self.pending:
+            self.extend(_concat(self.pending), self.n_pending)
+            self.pending, self.n_pending = [], 0
+
+    def extend(self, arrays: dict, n: int) -> None:
+        """Write ``arrays`` now (the tree is made on the first call, typed from them)."""
         if self.tree is None:
             types = {
                 k: (np.dtype((v.dtype, v.shape[1:])) if isinstance(v, np.ndarray) else v.type.content)
@@ -61,8 +65,7 @@ class _TreeSink:
             }
             self.tree = self.file.mktree(self.name, types, **self.mktree)
         self.tree.extend(arrays)
-        self.n_written += self.n_pending
-        self.pending, self.n_pending = [], 0
+        self.n_written += n
 
 
 def write_events(path: str, batches: Iterable[Mapping], *, tree: str = "Events", flush_entries: int = 5000) -> int:
