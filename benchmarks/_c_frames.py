@@ -14,16 +14,17 @@ SOURCE = os.path.join(os.path.dirname(__file__), "_frame_rows.c")
 
 
 def load_c_cutter():
-    """A NumPy-callable ``cut(images, seeds, height, width, row_offset, col_offset)``, or
-    ``(None, reason)`` when no C compiler is found or compilation fails."""
+    """``(cut, None)`` with ``cut(images, seeds, height, width, row_offset, col_offset)`` a
+    NumPy-callable cutter, or ``(None, reason)`` when no C compiler is found or compilation fails."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         return None, "no C compiler (set CC)"
-    lib_path = os.path.join(tempfile.mkdtemp(prefix="e2ejax-bench-"), "frame_rows.so")
-    build = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", lib_path, SOURCE], capture_output=True, text=True)
-    if build.returncode != 0:
-        return None, f"{cc} failed: {build.stderr.strip()[:200]}"
-    lib = ctypes.CDLL(lib_path)
+    with tempfile.TemporaryDirectory(prefix="e2ejax-bench-") as tmp:  # the loaded library outlives its file
+        lib_path = os.path.join(tmp, "frame_rows.so")
+        build = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", lib_path, SOURCE], capture_output=True, text=True)
+        if build.returncode != 0:
+            return None, f"{cc} failed: {build.stderr.strip()[:200]}"
+        lib = ctypes.CDLL(lib_path)
     i32, ptr = ctypes.c_int32, ctypes.c_void_p
     lib.cut_frames.argtypes = [ptr, i32, i32, i32, i32, ptr, i32, i32, i32, i32, i32, ptr]
     lib.cut_frames.restype = None
