@@ -446,7 +446,7 @@ class Checkpointer:
         best_card = just_saved[1] if best == just_saved[0] else self._read_card(best)
         summary = {
             "best_step": best,
-            "best_checkpoint": str(self._step_dir(best)),
+            "best_checkpoint": self._step_dir(best).name,  # relative to this card: bundles move between machines
             "best_metric": self.best_metric,
             "best_mode": self.best_mode,
             "latest_step": steps[-1],
