@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _timing import best_time, table  # noqa: E402
 
 from e2ejax import nets  # noqa: E402
-from e2ejax.train import Batch, make_steps  # noqa: E402
+from e2ejax.training import Batch, make_steps  # noqa: E402
 
 
 def make_data(B, N, F, rng):

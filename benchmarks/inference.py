@@ -26,7 +26,7 @@ import numpy as np
 backend, model_name, batch, workdir, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
 from flax import nnx
 from e2ejax import nets
-from e2ejax.export import OUTPUT_NAME, onnx_session, random_inputs
+from e2ejax.inference import OUTPUT_NAME, onnx_session, random_inputs
 def rss_mb():
     with open("/proc/self/status") as f:
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) / 1024
@@ -36,7 +36,7 @@ x = random_inputs(model, batch, seed=batch)
 names = [s.name for s in model.input_spec]
 if backend == "xla":
     import jax
-    from e2ejax.train import make_predict
+    from e2ejax.nets import make_predict
     predict, params = make_predict(model)
     fn = jax.jit(predict)
     run = lambda: fn(params, *x).block_until_ready()
@@ -68,7 +68,7 @@ def main(argv=None):
     from flax import nnx
 
     from e2ejax import nets
-    from e2ejax.export import to_onnx, to_saved_model
+    from e2ejax.inference import to_onnx, to_saved_model
 
     backends = ["xla", "onnxruntime-1", "onnxruntime-2"]
     with tempfile.TemporaryDirectory() as workdir:

@@ -14,14 +14,14 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from _timing import table  # noqa: E402
 
-from e2ejax.models import CHECKPOINTS, SHIPPED  # noqa: E402
+from e2ejax.store import CHECKPOINTS, shipped_models  # noqa: E402
 
 COLUMNS = ["model", "network", "held-out sample", "metric", "best one-variable baseline", "margin", "train examples", "training s"]
 
 
 def rows() -> list[dict]:
     out = []
-    for name in SHIPPED:
+    for name in shipped_models():
         path = CHECKPOINTS / name / "model_card.json"
         if not path.exists():
             continue

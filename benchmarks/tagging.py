@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from _timing import best_time, table  # noqa: E402
 
-from e2ejax.commands.tag import DATA, SHIPPED_SAMPLE  # noqa: E402
+from e2ejax import tasks  # noqa: E402
 
 
 def _tab(headers, rows) -> str:
@@ -47,7 +47,7 @@ MODEL_EVENTS = 2000
 
 def model_vs_end_to_end(name: str, backend: str, sample: Path, batch_size: int, workdir: Path, *, rounds: int = 5) -> dict:
     from e2ejax.io import iterate_events
-    from e2ejax.pipeline import Tagger, tag_files
+    from e2ejax.inference import Tagger, tag_files
 
     tagger = Tagger.from_pretrained(name, backend=backend)
     prepared, parts, n_model = [], [], 0
@@ -58,13 +58,13 @@ def model_vs_end_to_end(name: str, backend: str, sample: Path, batch_size: int, 
         prepared.append(tuple(np.concatenate([np.asarray(x[i])[:n] for x, n in chunks]) for i in range(len(chunks[0][0]))))
         n_model += rows.size
     out = workdir / "scores.root"
-    n_seeds = tag_files({name: tagger}, str(sample), str(out), step_size=batch_size, progress=False)["seeds"]
+    n_seeds = tag_files({name: tagger}, str(sample), str(out), batch_size=batch_size, progress=False)["seeds"]
     # the network alone, fed whole batches or the tagger's parts of at most max_rows (the faster is
     # the reference), and the whole job; this machine's speed drifts by 10-20% over minutes, so
     # the three are timed in interleaved rounds and each keeps its best
     timed = {"whole": (lambda: [tagger.network(x) for x in prepared], n_model),
              "parts": (lambda: [tagger.network(x) for x in parts], n_model),
-             "e2e": (lambda: tag_files({name: tagger}, str(sample), str(out), step_size=batch_size, progress=False), n_seeds)}
+             "e2e": (lambda: tag_files({name: tagger}, str(sample), str(out), batch_size=batch_size, progress=False), n_seeds)}
     rate = dict.fromkeys(timed, 0.0)
     for _ in range(rounds):
         for key, (fn, n) in timed.items():
@@ -75,9 +75,9 @@ def model_vs_end_to_end(name: str, backend: str, sample: Path, batch_size: int, 
 
 
 def auto_vs_bare_ort(name: str, prepared, n_seeds: int) -> dict:
-    from e2ejax.export import onnx_session
-    from e2ejax.models import resolve_checkpoint
-    from e2ejax.pipeline import Tagger
+    from e2ejax.inference import onnx_session
+    from e2ejax.store import resolve_checkpoint
+    from e2ejax.inference import Tagger
 
     tagger = Tagger.from_pretrained(name, backend="auto", threads=1)
     session = onnx_session(str(resolve_checkpoint(name) / "model.onnx"), threads=1)
@@ -135,9 +135,9 @@ def main(argv=None):
     parser.add_argument("--scale", type=int, default=10, help="input growth for the RSS check")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    from e2ejax.models import SHIPPED
+    from e2ejax.store import shipped_models
 
-    sample = DATA / SHIPPED_SAMPLE[SHIPPED[args.model]]
+    sample = tasks.get(shipped_models()[args.model]).sample_path
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

@@ -17,7 +17,7 @@ __all__ = ["__version__", "geometry", "ops", "E2EJaxError", "InputError", "Missi
 def __getattr__(name):
     # the tagger pulls in Flax and optax: import it on first use only
     if name == "Tagger":
-        from e2ejax.pipeline import Tagger
+        from e2ejax.inference import Tagger
 
         return Tagger
     raise AttributeError(f"module 'e2ejax' has no attribute {name!r}")

@@ -20,7 +20,7 @@ __all__ = ["main", "build_parser"]
 
 #: subcommand -> (module implementing it, one-line help)
 COMMANDS = {
-    "simulate": ("e2ejax.sim.cli", "generate Pythia8 events through the CMS-like detector into an E2E ROOT file"),
+    "simulate": ("e2ejax.commands.simulate", "generate Pythia8 events through the CMS-like detector into an E2E ROOT file"),
     "tag": ("e2ejax.commands.tag", "tag jets or e/gamma candidates in E2E ROOT files with trained models"),
     "bench": ("e2ejax.commands.bench", "per-stage timing (read, inputs, net, write) and peak memory of tagging"),
     "train": ("e2ejax.commands.train", "train a tagger from a YAML config, with checkpoints, early stopping and resume"),

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from e2ejax.io import iterate_events
-from e2ejax.pipeline import Tagger
+from e2ejax.inference import Tagger
 from e2ejax.commands.tag import DATA
 
 tagger = Tagger.from_pretrained("egamma", backend="xla")

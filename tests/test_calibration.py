@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from e2ejax.baselines import BASELINES, baseline_scores, jet_observables, phi_width
-from e2ejax.calibration import calibration_examples, jet_constituents
+from e2ejax import tasks
+from e2ejax.inputs import baseline_scores, jet_observables, phi_width
+from e2ejax.inputs import calibration_examples, jet_constituents
 from e2ejax.errors import InputError
 from e2ejax.io import iterate_events
-from e2ejax.models import CHECKPOINTS
+from e2ejax.store import CHECKPOINTS
 
 QG = CHECKPOINTS.parent / "e2ejax" / "data" / "sim_qg.root"
 
@@ -70,7 +71,7 @@ def test_jet_observables_match_a_per_jet_loop(events):
         assert obs["multiplicity"][b, s] == len(idx)
         assert obs["n_charged"][b, s] == np.sum(events["pf_type"][b, idx] <= 2)
     scores = baseline_scores("tau", events=events)
-    assert set(scores) == set(BASELINES["tau"])
+    assert set(scores) == set(tasks.get("tau").baselines)
     np.testing.assert_array_equal(scores["-girth"], -obs["girth"])
 
 
@@ -87,16 +88,16 @@ def test_phi_width_loop():
 def test_shipped_calibration_applied_to_events_and_refused_by_the_tagger(events):
     import jax
 
-    from e2ejax.calibration import calibrated_pt
-    from e2ejax.pipeline import Tagger
-    from e2ejax.train import make_predict
+    from e2ejax.inputs import calibrated_pt
+    from e2ejax.inference import Tagger
+    from e2ejax.nets import make_predict
 
     if not (CHECKPOINTS / "jetcalib").is_dir():
         pytest.skip("jetcalib is not shipped")
-    from e2ejax.models import load_model
+    from e2ejax.store import load_model
 
     model, _, _ = load_model("jetcalib")
-    predict, params = make_predict(model, task="regression")
+    predict, params = make_predict(model, objective="regression")
     c, t, m, j = jet_constituents(events, n_constituents=model.config.n_constituents)
     B, S = events["jet_mask"].shape
     flat = [np.asarray(x).reshape((B * S,) + x.shape[2:]) for x in (c, t, m, j)]

@@ -16,7 +16,7 @@ from flax import nnx
 from orbax.checkpoint.path import atomicity
 
 import e2ejax
-from e2ejax.checkpoint import MODEL_CARD_FILE, Checkpointer, compare_model_sections
+from e2ejax.store import MODEL_CARD_FILE, Checkpointer, compare_model_sections
 from e2ejax.errors import InputError
 
 SPEC = [{"name": "x", "shape": [4], "doc": "toy features", "dtype": "float32"}]

@@ -1,6 +1,6 @@
 import pytest
 
-from e2ejax.config import OptimizerSpec, load_config, make_optimizer, parse_config
+from e2ejax.training import OptimizerSpec, load_config, make_optimizer, parse_config
 from e2ejax.errors import InputError
 
 GOOD = """

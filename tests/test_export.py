@@ -10,7 +10,7 @@ import pytest
 from flax import nnx
 
 from e2ejax import nets
-from e2ejax.export import OUTPUT_NAME, onnx_session, random_inputs, to_onnx, to_saved_model, verify
+from e2ejax.inference import OUTPUT_NAME, onnx_session, random_inputs, to_onnx, to_saved_model, verify
 
 TINY = {
     "vgg": {"height": 16, "width": 16, "channels": 2, "features": [4, 8], "hidden": 16},
@@ -29,8 +29,8 @@ def _task(name):
 @pytest.mark.parametrize("name, options", [(n, TINY[n]) for n in sorted(TINY)] + LOGGED)
 def test_onnx_parity_all_batch_sizes(name, options, tmp_path):
     model = nets.build(name, options, rngs=nnx.Rngs(7))
-    path = to_onnx(model, tmp_path / f"{name}.onnx", task=_task(name))
-    report = verify(model, onnx_path=path, task=_task(name), batch_sizes=(1, 2, 7, 64))
+    path = to_onnx(model, tmp_path / f"{name}.onnx", objective=_task(name))
+    report = verify(model, onnx_path=path, objective=_task(name), batch_sizes=(1, 2, 7, 64))
     assert set(report["onnxruntime"]) == {1, 2, 7, 64}
     assert max(report["onnxruntime"].values()) <= 1e-5, report
     card = json.loads(path.with_name(path.name + ".json").read_text())
@@ -84,7 +84,7 @@ def test_onnx_parity_in_a_fresh_process(tmp_path):
     np.savez(tmp_path / "in.npz", **{s.name: a for s, a in zip(model.input_spec, x)})
     subprocess.run([sys.executable, "-c", FRESH, str(path), str(tmp_path / "in.npz"), str(tmp_path / "out.npy")], check=True)
     got = np.load(tmp_path / "out.npy")
-    from e2ejax.train import make_predict
+    from e2ejax.nets import make_predict
 
     predict, params = make_predict(model)
     np.testing.assert_allclose(got, np.asarray(predict(params, *x)), atol=1e-5)
@@ -102,7 +102,7 @@ def test_saved_model_refuses_gnn_with_a_clear_message(tmp_path):
 def test_saved_model_parity(name, tmp_path):
     pytest.importorskip("tensorflow", reason="TF SavedModel export needs the 'tf' extra")
     model = nets.build(name, TINY[name], rngs=nnx.Rngs(5))
-    directory = to_saved_model(model, tmp_path / name, task=_task(name))
-    report = verify(model, saved_model=directory, task=_task(name), batch_sizes=(1, 2, 7, 64))
+    directory = to_saved_model(model, tmp_path / name, objective=_task(name))
+    report = verify(model, saved_model=directory, objective=_task(name), batch_sizes=(1, 2, 7, 64))
     assert max(report["tensorflow"].values()) <= 1e-5, report
     assert (directory / "e2ejax_export.json").exists()

@@ -5,7 +5,8 @@ import pytest
 
 from e2ejax import geometry
 from e2ejax.errors import InputError
-from e2ejax.features import TASKS, egamma_inputs, event_images, frames_to_points, jet_inputs, jet_inputs_at
+from e2ejax import tasks
+from e2ejax.inputs import egamma_inputs, event_images, gnn_points, jet_inputs, jet_inputs_at
 from e2ejax.ops import extract_frames
 
 
@@ -72,7 +73,7 @@ def test_egamma_inputs_and_points(rng):
     ev = toy_events(rng)
     frames, seeds, mask, ok = egamma_inputs(ev)
     assert frames.shape == (2, 2, 32, 32, 1) and ok.all()
-    points, pmask = frames_to_points(frames, n_points=16)
+    points, pmask = gnn_points(frames.reshape((-1,) + frames.shape[2:]), n_points=16)
     assert points.shape == (4, 16, 3) and pmask.dtype == jnp.float32
 
 
@@ -113,7 +114,7 @@ def test_frames_from_hits_equal_images_then_crop(rng, task):
     """jet_inputs sums frames straight from the hits: same frames as building the images and cutting them."""
     ev = toy_events(rng, B=3, N=300)
     ev["trk_d0"][0, :5] = 0.5  # shared cells: the pT-weighted mean per pixel must match too
-    channels, size, _ = TASKS[task]
+    channels, size = tasks.get(task).channels, tasks.get(task).frame_size
     frames, seeds, mask, ok = jax.jit(lambda e: jet_inputs(e, task=task))(ev)
     expected, expected_ok = extract_frames(event_images(ev, channels=channels), seeds, height=size, width=size)
     np.testing.assert_allclose(np.asarray(frames), np.asarray(expected), rtol=1e-5, atol=1e-6)
@@ -151,7 +152,7 @@ def test_frames_from_hits_gradient(rng):
 
 
 def test_egamma_frames_from_hits_equal_image_search_and_cut(rng):
-    from e2ejax.features import egamma_centres
+    from e2ejax.inputs import egamma_centres
     from e2ejax.ops import egamma_seeds
 
     ev = toy_events(rng, B=3, N=300)

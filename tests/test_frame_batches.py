@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from e2ejax.errors import InputError
-from e2ejax.frame_batches import fixed_batches, seed_examples
+from e2ejax.training import fixed_batches, seed_examples
 from tests.test_features import toy_events
 
 

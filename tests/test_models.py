@@ -1,14 +1,16 @@
+import jax
 import numpy as np
 import pytest
 from flax import nnx
 
-from e2ejax.checkpoint import Checkpointer
-from e2ejax.config import make_optimizer, parse_config
+from e2ejax.store import Checkpointer
+from e2ejax.training import make_optimizer, parse_config
 from e2ejax.errors import InputError
-from e2ejax.export import random_inputs
-from e2ejax.models import load_model, save_state
+from e2ejax.inference import random_inputs
+from e2ejax.store import load_model, save_state
 from e2ejax.nets import build
-from e2ejax.train import Batch, make_predict, make_steps
+from e2ejax.nets import make_predict
+from e2ejax.training import Batch, make_steps
 
 CONFIG = {
     "model": {"name": "vgg", "options": {"height": 16, "width": 16, "channels": 1, "features": [4], "hidden": 8}},
@@ -30,7 +32,8 @@ def test_save_and_load_round_trip(tmp_path):
     ckpt = Checkpointer(tmp_path / "run")
     save_state(ckpt, state, name="vgg", model=model, task="egamma", config=cfg.to_dict(), metrics={"val_loss": 0.5}, commands=["e2ejax train x.yaml"])
     loaded, card, restored = load_model(tmp_path / "run")
-    assert card["task"] == "egamma" and int(restored["step"]) == 3
+    assert card["task"] == "egamma" and card["step"] == 3
+    jax.tree.map(np.testing.assert_array_equal, restored, state.params)  # the parameters alone are restored
     predict, params = make_predict(loaded)
     np.testing.assert_allclose(predict(params, *x), steps.predict(state.params, *x), rtol=1e-6)
 

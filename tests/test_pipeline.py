@@ -8,7 +8,7 @@ from flax import nnx
 
 from e2ejax import nets
 from e2ejax.errors import InputError
-from e2ejax.pipeline import Tagger, resolve_backend
+from e2ejax.inference import Tagger, resolve_backend
 from tests.test_features import toy_events
 
 SMALL_RESNET = {"channels": 3, "features": [4, 8], "blocks": 1}
@@ -101,17 +101,18 @@ def test_dense_layout_file_tags_like_its_sparse_source(tmp_path):
     import uproot
 
     from e2ejax.errors import InputError
+    from e2ejax.inputs import dense_batches
     from e2ejax.io import iterate_events, write_dense, write_events
-    from e2ejax.models import CHECKPOINTS
-    from e2ejax.pipeline import Tagger, tag_files
+    from e2ejax.store import CHECKPOINTS
+    from e2ejax.inference import Tagger, tag_files
 
     sample = CHECKPOINTS.parent / "e2ejax" / "data" / "sim_qg.root"
     sparse, dense = tmp_path / "sparse.root", tmp_path / "dense.root"
     write_events(str(sparse), iterate_events(str(sample), step_size=12, max_events=24))
-    write_dense(str(dense), iterate_events(str(sparse), step_size=12))
+    write_dense(str(dense), dense_batches(iterate_events(str(sparse), step_size=12)))
     tagger = Tagger.from_pretrained("qg", backend="xla")
-    a = tag_files({"qg": tagger}, str(sparse), str(tmp_path / "a.root"), step_size=8, progress=False)
-    b = tag_files({"qg": tagger}, str(dense), str(tmp_path / "b.root"), step_size=8, progress=False)
+    a = tag_files({"qg": tagger}, str(sparse), str(tmp_path / "a.root"), batch_size=8, progress=False)
+    b = tag_files({"qg": tagger}, str(dense), str(tmp_path / "b.root"), batch_size=8, progress=False)
     assert a["seeds"] == b["seeds"] > 10
     sa = uproot.open(tmp_path / "a.root")["Predictions"].arrays(library="np")
     sb = uproot.open(tmp_path / "b.root")["Predictions"].arrays(library="np")

@@ -12,7 +12,7 @@ import pytest
 import uproot
 
 from e2ejax import plotting
-from e2ejax.checkpoint import Checkpointer
+from e2ejax.store import Checkpointer
 from e2ejax.cli import build_parser, main
 from e2ejax.errors import InputError
 from e2ejax.io import PredictionWriter

@@ -10,7 +10,9 @@ import jax
 import numpy as np
 import pytest
 
-from e2ejax.models import CHECKPOINTS, SHIPPED
+from e2ejax.store import CHECKPOINTS, shipped_models
+
+SHIPPED = shipped_models()
 
 SHIPPED_NOW = sorted(n for n in SHIPPED if (CHECKPOINTS / n).is_dir())
 
@@ -18,11 +20,11 @@ FRESH = textwrap.dedent(
     """
     import json, sys
     import numpy as np
-    from e2ejax.export import onnx_session, random_inputs
-    from e2ejax.models import load_model
-    from e2ejax.train import make_predict
+    from e2ejax.inference import onnx_session, random_inputs
+    from e2ejax.store import load_model
+    from e2ejax.nets import make_predict
     model, card, _ = load_model(sys.argv[1])
-    predict, params = make_predict(model, task="regression" if card["task"] == "jetcalib" else "classification")
+    predict, params = make_predict(model, objective="regression" if card["task"] == "jetcalib" else "classification")
     session = onnx_session(sys.argv[2], threads=1)
     diffs = {}
     for b in (1, 2, 7, 64):
@@ -53,7 +55,7 @@ def test_shipped_onnx_parity_fresh_process(name):
 
 @pytest.mark.parametrize("name", SHIPPED_NOW)
 def test_shipped_model_card_records_task_and_commands(name):
-    from e2ejax.models import load_model
+    from e2ejax.store import load_model
 
     _, card, _ = load_model(name)
     assert card["task"] == SHIPPED[name]
@@ -66,11 +68,11 @@ FRESH_TF = textwrap.dedent(
     import json, sys
     import numpy as np
     import tensorflow as tf
-    from e2ejax.export import random_inputs
-    from e2ejax.models import load_model
-    from e2ejax.train import make_predict
+    from e2ejax.inference import random_inputs
+    from e2ejax.store import load_model
+    from e2ejax.nets import make_predict
     model, card, _ = load_model(sys.argv[1])
-    predict, params = make_predict(model, task="regression" if card["task"] == "jetcalib" else "classification")
+    predict, params = make_predict(model, objective="regression" if card["task"] == "jetcalib" else "classification")
     serve = tf.saved_model.load(sys.argv[2]).signatures["serving_default"]
     diffs = {}
     for b in (1, 2, 7, 64):
@@ -85,11 +87,11 @@ FRESH_TF = textwrap.dedent(
 @pytest.mark.parametrize("name", [n for n in SHIPPED_NOW if n != "tau"])
 def test_shipped_saved_model_parity_fresh_process(name, tmp_path):
     pytest.importorskip("tensorflow", reason="TF SavedModel export needs the 'tf' extra")
-    from e2ejax.export import to_saved_model
-    from e2ejax.models import load_model
+    from e2ejax.inference import to_saved_model
+    from e2ejax.store import load_model
 
     model, card, _ = load_model(name)
-    directory = to_saved_model(model, tmp_path / name, task="regression" if card["task"] == "jetcalib" else "classification")
+    directory = to_saved_model(model, tmp_path / name, objective="regression" if card["task"] == "jetcalib" else "classification")
     out = subprocess.run([sys.executable, "-c", FRESH_TF, name, str(directory)], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     diffs = json.loads(out.stdout.strip().splitlines()[-1])
@@ -115,15 +117,15 @@ def test_shipped_card_records_heldout_evaluation_and_provenance(name):
 @pytest.mark.parametrize("name", [n for n in ("egamma", "jetcalib") if n in SHIPPED_NOW])
 def test_shipped_card_evaluation_is_reproduced(name):
     """Re-run the held-out evaluation of a shipped model: the card's figures come from these weights."""
-    from e2ejax.evaluation import evaluate_calibration, evaluate_tagger
-    from e2ejax.models import load_model
-    from e2ejax.train import make_predict
+    from e2ejax.training import evaluate_calibration, evaluate_tagger
+    from e2ejax.store import load_model
+    from e2ejax.nets import make_predict
 
     model, card, _ = load_model(name)
     ev = card["evaluation"]
     files = [str(CHECKPOINTS.parent / "e2ejax" / "data" / Path(f).name) for f in ev["files"]]
     if card["task"] == "jetcalib":
-        predict, params = make_predict(model, task="regression")
+        predict, params = make_predict(model, objective="regression")
         got = evaluate_calibration(jax.jit(predict), params, files, n_constituents=model.config.n_constituents)
         assert got["jets"] == ev["jets"]
         assert got["calibrated"]["resolution"] == pytest.approx(ev["calibrated"]["resolution"], rel=1e-4)

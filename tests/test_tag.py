@@ -5,14 +5,14 @@ import pytest
 import uproot
 from flax import nnx
 
-from e2ejax.checkpoint import Checkpointer
+from e2ejax.store import Checkpointer
 from e2ejax.cli import main
-from e2ejax.config import make_optimizer, parse_config
+from e2ejax.training import make_optimizer, parse_config
 from e2ejax.io import write_events
-from e2ejax.models import save_state
+from e2ejax.store import save_state
 from e2ejax.nets import build
-from e2ejax.pipeline import Tagger, tag_files
-from e2ejax.train import make_steps
+from e2ejax.inference import Tagger, tag_files
+from e2ejax.training import make_steps
 from tests.test_features import toy_events
 
 CONFIG = {
@@ -56,7 +56,7 @@ def test_tag_files_aligned_and_backends_agree(egamma_file, egamma_checkpoint, tm
     for backend in ("xla", "onnxruntime"):
         tagger = Tagger.from_pretrained(egamma_checkpoint, backend=backend)
         out = tmp_path / f"scores_{backend}.root"
-        summary = tag_files({"vgg": tagger}, str(egamma_file), str(out), step_size=5, progress=False)
+        summary = tag_files({"vgg": tagger}, str(egamma_file), str(out), batch_size=5, progress=False)
         assert summary["events"] == 12 and summary["seeds"] == 15
         assert "auc" in summary
         outs[backend] = uproot.open(out)["Predictions"].arrays(library="np")

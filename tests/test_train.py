@@ -11,8 +11,8 @@ import pytest
 from flax import nnx
 
 from e2ejax import nets
-from e2ejax.losses import mass_decorrelation_kl
-from e2ejax.train import Batch, make_steps
+from e2ejax.training import mass_decorrelation_kl
+from e2ejax.training import Batch, make_steps
 
 
 def toy_frames(rng, n):
@@ -71,7 +71,7 @@ SHARDED = textwrap.dedent(
     from flax import nnx
     from jax.sharding import Mesh
     from e2ejax import nets
-    from e2ejax.train import Batch, make_steps
+    from e2ejax.training import Batch, make_steps
     def run(mesh):
         model = nets.build("vgg", {"height": 8, "width": 8, "channels": 2, "features": [4], "hidden": 8}, rngs=nnx.Rngs(0))
         steps = make_steps(model, optax.sgd(0.05), mesh=mesh)
@@ -102,7 +102,7 @@ def test_sharded_step_matches_single_device():
 
 
 def test_fit_early_stopping_and_best_params(rng):
-    from e2ejax.train import evaluate, fit
+    from e2ejax.training import evaluate, fit
 
     model = nets.build("vgg", {"height": 16, "width": 16, "channels": 2, "features": [4], "hidden": 8}, rngs=nnx.Rngs(0))
     steps = make_steps(model, optax.adam(3e-3))

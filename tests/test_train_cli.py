@@ -55,7 +55,7 @@ output: %(out)s
 
 
 def test_train_jetcalib_records_heldout_resolution(tmp_path, capsys):
-    from e2ejax.models import CHECKPOINTS, load_model
+    from e2ejax.store import CHECKPOINTS, load_model
 
     sample = CHECKPOINTS.parent / "e2ejax" / "data" / "sim_qg.root"
     cfg = tmp_path / "calib.yaml"

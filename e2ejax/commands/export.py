@@ -22,34 +22,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from e2ejax.export import to_onnx, to_saved_model, verify
-    from e2ejax.models import load_model
+    from e2ejax import tasks
+    from e2ejax.inference import to_onnx, to_saved_model, verify
+    from e2ejax.store import Checkpointer, load_model, resolve_checkpoint
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise InputError(f"--format: expected a comma-separated subset of {', '.join(FORMATS)}, found {args.format!r}")
-    model, card, state = load_model(args.model)
-    task = "regression" if card.get("task") == "jetcalib" else "classification"
+    model, card, _ = load_model(args.model)
+    objective = tasks.get(card.get("task")).objective
     out = Path(args.output)
     provenance = {"checkpoint_step": card.get("step"), "metrics": card.get("metrics"), "training": card.get("provenance")}
     report = {}
     if "onnx" in formats:
-        path = to_onnx(model, out / "model.onnx", task=task, layout=args.layout, card=provenance)
+        path = to_onnx(model, out / "model.onnx", objective=objective, layout=args.layout, card=provenance)
         print(f"wrote {path}")
         if not args.no_verify and args.layout == "NHWC":
-            report.update(verify(model, onnx_path=path, task=task))
+            report.update(verify(model, onnx_path=path, objective=objective))
     if "savedmodel" in formats:
-        path = to_saved_model(model, out / "savedmodel", task=task, card=provenance)
+        path = to_saved_model(model, out / "savedmodel", objective=objective, card=provenance)
         print(f"wrote {path}")
         if not args.no_verify:
-            report.update(verify(model, saved_model=path, task=task))
+            report.update(verify(model, saved_model=path, objective=objective))
     if args.bundle:
-        from e2ejax.checkpoint import Checkpointer
-
-        kept = {k: v for k, v in card.items() if k not in ("e2ejax_version", "step", "metrics")}
-        metrics = {k: (v if v is not None else float("nan")) for k, v in card.get("metrics", {}).items()}
-        Checkpointer(out, max_to_keep=1).save(int(card.get("step", 0)), state, metrics=metrics, card=kept)
+        source = Checkpointer(resolve_checkpoint(args.model))
+        source.copy_step(int(card["step"]), out)
         print(f"bundled checkpoint step {card.get('step')} into {out}")
     for runtime, diffs in report.items():
         print(f"parity {runtime}: " + ", ".join(f"batch {b}: {d:.1e}" for b, d in diffs.items()))

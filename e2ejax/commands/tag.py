@@ -12,10 +12,8 @@ import json
 import os
 from pathlib import Path
 
+from e2ejax import tasks
 from e2ejax.errors import InputError
-
-DATA = Path(__file__).resolve().parent.parent / "data"
-SHIPPED_SAMPLE = {"egamma": "sim_egamma.root", "qg": "sim_qg.root", "top": "sim_top.root", "tau": "sim_tau.root"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,11 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _task_of(name: str) -> str | None:
     """The task of a shipped model name or of a checkpoint directory's card, without loading it (None if unknown)."""
-    from e2ejax.models import SHIPPED
+    from e2ejax.store import shipped_models
 
     card = Path(name) / "model_card.json"
     if not card.is_file():
-        return SHIPPED.get(name)
+        return shipped_models().get(name)
     try:
         return json.loads(card.read_text()).get("card", {}).get("task")
     except (OSError, ValueError, AttributeError):
@@ -42,8 +40,8 @@ def _task_of(name: str) -> str | None:
 
 
 def run(args) -> int:
+    from e2ejax.inference import Tagger, tag_files
     from e2ejax.io import check_files
-    from e2ejax.pipeline import REQUIRED_GROUPS, Tagger, tag_files
 
     if args.batch_size < 1:
         raise InputError(f"--batch-size: expected a positive integer, found {args.batch_size}")
@@ -52,14 +50,14 @@ def run(args) -> int:
         raise InputError("--model: expected at least one model name or checkpoint directory")
     if args.output and len(args.files) > 1:
         raise InputError(f"-o/--output names one output but {len(args.files)} inputs were given; drop -o to write <input>_scores.root for each")
-    require = sorted({g for n in names for g in REQUIRED_GROUPS.get(_task_of(n), ())})
+    require = sorted({g for n in names if _task_of(n) in tasks.taggers() for g in tasks.get(_task_of(n)).hit_groups})
     for f in args.files:  # cheap checks of every input before the models are loaded
         check_files(f, require=require)
     taggers = {Path(n).name: Tagger.from_pretrained(n, backend=args.backend, threads=args.threads) for n in names}
     files = list(args.files)
     if not files:
         task = next(iter(taggers.values())).task
-        files = [str(DATA / SHIPPED_SAMPLE[task])]
+        files = [str(tasks.get(task).sample_path)]
     if args.output and len(files) > 1:
         raise InputError(f"-o/--output names one output but {len(files)} inputs were given; drop -o to write <input>_scores.root for each")
     for f in files:
@@ -68,7 +66,7 @@ def run(args) -> int:
                 os.path.exists(out) and os.path.exists(f.split(":")[0]) and os.path.samefile(out, f.split(":")[0])):
             raise InputError(f"-o/--output: expected an output path other than the input {f!r}; found the same file; "
                              "writing there would replace the events with their scores: choose another name")
-        s = tag_files(taggers, f, out, step_size=args.batch_size, progress=not args.quiet)
+        s = tag_files(taggers, f, out, batch_size=args.batch_size, progress=not args.quiet)
         line = (f"{f}: {s['events']} events, {s['seeds']} seeds, {100 * s['in_acceptance']:.1f}% in acceptance, "
                 f"{s['events_per_s']:.0f} events/s ({s['seeds_per_s']:.0f} seeds/s) on {next(iter(taggers.values())).backend}")
         if "auc" in s:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import tempfile
 
 from e2ejax.errors import OutputError
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "write_json_atomic"]
 
 #: errors of a write that ran out of room: disk full, file-size limit (``ulimit -f``), quota.
 _NO_ROOM = {errno.ENOSPC: "no space left on the device", errno.EFBIG: "file-size limit reached",
@@ -58,3 +59,12 @@ def atomic_path(path: str):
                 "nothing was written there: free space or raise the limit, or write elsewhere"
             ) from None
         raise
+
+
+def write_json_atomic(path, obj) -> None:
+    """Write ``obj`` as indented, key-sorted JSON to ``path`` through :func:`atomic_path`, synced to disk."""
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())

@@ -10,7 +10,6 @@ import uproot
 
 from e2ejax.errors import InputError
 from e2ejax.io._atomic import atomic_path
-from e2ejax.io._images import sparse_to_dense
 from e2ejax.io._schema import DENSE_IMAGES, DENSE_SEEDS, GROUPS, field_dtype
 
 __all__ = ["write_events", "write_dense", "unpad"]
@@ -101,10 +100,12 @@ def write_events(path: str, batches: Iterable[Mapping], *, tree: str = "Events",
 
 
 def write_dense(path: str, batches: Iterable[Mapping], *, tree: str = "Events", flush_entries: int = 256) -> int:
-    """Write sparse batches as a dense E2E ntuple: flattened images plus jet seeds (docs/FORMAT.md).
+    """Write batches holding dense images as a dense E2E ntuple: flattened images plus jet seeds (docs/FORMAT.md).
 
-    Images come from :func:`~e2ejax.io.sparse_to_dense`; seeds from ``jet_seed_row`` /
-    ``jet_seed_col`` (stored as HBHE towers ``(row - 2) // 5``, ``(col - 2) // 5``).
+    Each batch holds ``event``, the images under their keys (``ecal``, ``hbhe``,
+    ``track_pt`` ..., as :func:`e2ejax.inputs.dense_batches` adds them to sparse batches)
+    and the jet seeds ``jet_seed_row`` / ``jet_seed_col`` (stored as HBHE towers
+    ``(row - 2) // 5``, ``(col - 2) // 5``).
 
     Returns:
         Number of entries written.
@@ -116,7 +117,11 @@ def write_dense(path: str, batches: Iterable[Mapping], *, tree: str = "Events", 
         )
         for batch in batches:
             out = {"event": np.asarray(batch["event"], np.int64)}
-            for key, image in sparse_to_dense(batch).items():
+            images = {key: np.asarray(batch[key], np.float32) for key in _DENSE_BRANCH if key in batch}
+            if not images:
+                raise InputError(f"expected dense images {sorted(_DENSE_BRANCH)} in the batches to write; found {sorted(batch)}; "
+                                 "add them to sparse batches with e2ejax.inputs.dense_batches")
+            for key, image in images.items():
                 out[_DENSE_BRANCH[key]] = image.reshape(len(image), -1)
             if "jet_mask" in batch:
                 mask = batch["jet_mask"]

@@ -1,4 +1,5 @@
-"""Flax NNX networks and a read-only registry ``name -> (config class, model class)``.
+"""Flax NNX networks, a read-only registry ``name -> (config class, model class)`` and the
+``apply`` / ``predict`` functions every model is run through (:func:`make_predict`).
 
 Examples:
     >>> from flax import nnx
@@ -18,6 +19,7 @@ from e2ejax.errors import InputError
 from e2ejax.nets._cnn import EGammaVGG, ResNet15, ResNetConfig, VGGConfig
 from e2ejax.nets._deepsets import DeepSetsCalibration, DeepSetsConfig
 from e2ejax.nets._gnn import GNNConfig, GNNTagger
+from e2ejax.nets._predict import OBJECTIVES, make_apply, make_predict, predict_from
 from e2ejax.nets._spec import InputSpec, spec_to_json
 
 __all__ = [
@@ -25,6 +27,11 @@ __all__ = [
     "build",
     "make_config",
     "InputSpec",
+    "OBJECTIVES",
+    "make_apply",
+    "make_predict",
+    "predict_from",
+    "takes_points",
     "spec_to_json",
     "EGammaVGG",
     "VGGConfig",
@@ -60,6 +67,12 @@ def make_config(name: str, options: dict | None = None):
     if unknown:
         raise InputError(f"unknown option(s) {unknown} for network {name!r}; valid options: {sorted(fields)}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
+
+
+def takes_points(model) -> bool:
+    """True when ``model`` takes point clouds ``(points, mask)`` (the GNN), false for frames:
+    decided by its ``input_spec``, the one answer every layer uses."""
+    return [s.name for s in model.input_spec] == ["points", "mask"]
 
 
 def build(name: str, options: dict | None = None, *, rngs: nnx.Rngs):

@@ -17,12 +17,16 @@ import sys
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from e2ejax import __version__
 from e2ejax.errors import InputError
+from e2ejax.io import COMPRESSION, MANTISSA_BITS, EventWriter, atomic_path, open_output
 from e2ejax.sim import generate
 from e2ejax.sim.config import DetectorConfig
+from e2ejax.sim.jets import cluster
 from e2ejax.sim.samples import SAMPLES, make_event, processes
+from e2ejax.sim.seeds import add_seeds
 
 __all__ = ["CHUNK_EVENTS", "simulate", "simulate_chunk", "event_id"]
 
@@ -40,8 +44,6 @@ def event_id(seed: int, number: int) -> int:
 
 def _silence_fastjet_banner() -> None:
     """Run one clustering with stdout closed: fastjet prints its banner on first use."""
-    from e2ejax.sim.jets import cluster
-
     sys.stdout.flush()
     saved = os.dup(1)
     try:
@@ -97,8 +99,6 @@ def _tasks(sample, seed, pileup, cfg, events):
 
 
 def _check_arguments(sample, *, events, seed, workers, pileup, compression):
-    from e2ejax.sim.writer import COMPRESSION
-
     checks = [
         (sample in SAMPLES, "sample", f"one of {sorted(SAMPLES)}", sample),
         (isinstance(events, (int, np.integer)) and 1 <= events < 10**7, "events", "an int in [1, 10**7)", events),
@@ -149,11 +149,6 @@ def simulate(sample: str, *, events: int, seed: int, output: str, workers: int =
     Raises:
         InputError: for an unknown sample or compression, or a number out of range.
     """
-    from tqdm import tqdm
-
-    from e2ejax.sim.seeds import add_seeds
-    from e2ejax.sim.writer import MANTISSA_BITS, EventWriter, atomic_output, open_output
-
     _check_arguments(sample, events=events, seed=seed, workers=workers, pileup=pileup, compression=compression)
     spec = SAMPLES[sample]
     info = {
@@ -173,7 +168,7 @@ def simulate(sample: str, *, events: int, seed: int, output: str, workers: int =
     }
     tasks = _tasks(sample, seed, pileup, cfg, events)
     start = time.perf_counter()
-    with atomic_output(output) as tmp, open_output(tmp, compression=compression) as file, \
+    with atomic_path(output) as tmp, open_output(tmp, compression=compression) as file, \
             tqdm(total=events, unit="ev", desc=f"simulate {sample}", disable=not progress) as bar:
         writer = EventWriter(file, info)
         with _chunk_results(tasks, workers) as results:

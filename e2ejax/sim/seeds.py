@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from e2ejax.io._schema import bucket
+from e2ejax.io import bucket
 
 __all__ = ["add_seeds"]
 
@@ -32,17 +32,18 @@ def _size(records, key):
 
 @functools.cache
 def _compiled():
-    """Jitted seed finders on the same images as the reader (:mod:`e2ejax.features`), built on
-    first use so that importing this module does not import JAX."""
+    """Jitted seed finders on the same images as the reader (:mod:`e2ejax.inputs.images`), built on
+    first use: the simulation's worker processes start without JAX (never fork a process that
+    imported it) and only the writing process imports it."""
     import jax
 
-    from e2ejax import features, ops
+    from e2ejax import inputs, ops
 
     def jets(events, axes, axes_mask):
-        return ops.jet_seeds(features.hcal_towers(events), axes, axes_mask, window=7)[0]
+        return ops.jet_seeds(inputs.hcal_towers(events), axes, axes_mask, window=7)[0]
 
     def egamma(events, centres, centres_mask):
-        return ops.egamma_seeds(features.ecal_image(events), centres, centres_mask, window=5)[0]
+        return ops.egamma_seeds(inputs.ecal_image(events), centres, centres_mask, window=5)[0]
 
     return jax.jit(jets), jax.jit(egamma)
 

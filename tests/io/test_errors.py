@@ -10,7 +10,7 @@ import pytest
 import uproot
 
 from e2ejax.errors import InputError
-from e2ejax.io import iterate_events, load_dataset, write_dataset
+from e2ejax.io import iterate_events
 
 from .conftest import write_sparse
 
@@ -97,25 +97,6 @@ def test_not_an_e2e_tree(tmp_path):
         f["Events"].extend({"x": np.ones(2, np.float32)})
     with pytest.raises(InputError, match="expected an E2E tree"):
         _read(path)
-
-
-def test_inconsistent_shard_list(tmp_path):
-    src = str(tmp_path / "src.root")
-    write_sparse(src, 12, seed=4)
-    root = tmp_path / "ds"
-    write_dataset(str(root), src, shard_entries=5)
-    load_dataset(str(root))
-    text = (root / "data.yaml").read_text()
-    (root / "data.yaml").write_text(text.replace("entries: 2", "entries: 3"))
-    with pytest.raises(InputError, match="expected 3 entries in shard 'shard_00002.root'.*found 2"):
-        load_dataset(str(root))
-    (root / "data.yaml").write_text(text)
-    os.remove(root / "shard_00001.root")
-    with pytest.raises(InputError, match="expected shard 'shard_00001.root' listed.*found no such file"):
-        load_dataset(str(root))
-    (root / "data.yaml").write_text("shards: {a: 1}\n")
-    with pytest.raises(InputError, match="a list 'shards'"):
-        load_dataset(str(root))
 
 
 def test_bad_file_late_in_the_list_fails_before_the_first_batch(sparse_file, tmp_path):

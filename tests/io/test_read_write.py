@@ -11,6 +11,7 @@ import pytest
 import uproot
 
 from e2ejax.errors import InputError, MissingDependencyError
+from e2ejax.inputs import dense_batches, sparse_to_dense
 from e2ejax.io import (
     GROUPS,
     HitOverflowWarning,
@@ -18,7 +19,6 @@ from e2ejax.io import (
     bucket,
     iterate_events,
     resolve,
-    sparse_to_dense,
     unpad,
     write_dense,
     write_events,
@@ -102,7 +102,7 @@ def test_overflow_is_reported(tmp_path):
 def test_dense_and_sparse_give_the_same_images(sparse_file, tmp_path):
     path, _ = sparse_file
     dense_path = str(tmp_path / "dense.root")
-    assert write_dense(dense_path, iterate_events(path, step_size=5)) == 13
+    assert write_dense(dense_path, dense_batches(iterate_events(path, step_size=5))) == 13
     with uproot.open(dense_path) as f:
         tree = f["Events"]
         assert tree["ECAL_energy"].typename == "float[100800]" and tree["HBHE_energy"].typename == "float[4032]"

@@ -7,7 +7,7 @@ from flax import nnx
 
 from e2ejax import nets
 from e2ejax.errors import InputError
-from e2ejax.train import Batch, make_steps
+from e2ejax.training import Batch, make_steps
 
 SMALL = {
     "vgg": {"height": 16, "width": 16, "channels": 2, "features": [4, 8], "hidden": 16},
@@ -38,7 +38,7 @@ def test_shapes_jit_and_gradients_reach_every_parameter(name, rng):
     inputs = random_inputs(model, 4, rng)
     out = model(*inputs)
     assert out.shape == (4, 1) and out.dtype == jnp.float32
-    steps = make_steps(model, optax.sgd(0.1), task="regression" if name == "deepsets" else "classification")
+    steps = make_steps(model, optax.sgd(0.1), objective="regression" if name == "deepsets" else "classification")
     np.testing.assert_allclose(jax.jit(steps.apply)(steps.init().params, *inputs), out, rtol=1e-5, atol=1e-6)
     batch = Batch(tuple(inputs), jnp.array([0.0, 1.0, 0.0, 1.0]), jnp.ones(4), jnp.zeros(4))
 

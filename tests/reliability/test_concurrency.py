@@ -10,8 +10,8 @@ import pytest
 import uproot
 
 from e2ejax import geometry
-from e2ejax.export import onnx_session
-from e2ejax.pipeline import Tagger
+from e2ejax.inference import onnx_session
+from e2ejax.inference import Tagger
 from tests.reliability.conftest import SHIPPED_EGAMMA, call_main, egamma_events, write_tree
 
 THREADS, CALLS = 8, 200

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import uproot
 
-from e2ejax.config import load_config
+from e2ejax.training import load_config
 from e2ejax.errors import InputError
 from tests.reliability.conftest import (
     ROOT,

@@ -10,9 +10,9 @@ from flax import nnx
 
 from e2ejax import nets, ops
 from e2ejax.errors import InputError
-from e2ejax.features import event_images
+from e2ejax.inputs import event_images
 from e2ejax.io import iterate_events
-from e2ejax.pipeline import Tagger, tag_files
+from e2ejax.inference import Tagger, tag_files
 from tests.reliability.conftest import egamma_events, replace_field, write_tree
 
 

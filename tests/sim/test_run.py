@@ -12,7 +12,7 @@ import pytest
 import uproot
 
 from e2ejax.sim import run
-from e2ejax.sim.writer import branch_names
+from e2ejax.io import branch_names
 
 FORMAT = pathlib.Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md"
 

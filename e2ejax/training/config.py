@@ -21,6 +21,7 @@ from pathlib import Path
 import optax
 import yaml
 
+from e2ejax import tasks
 from e2ejax.errors import InputError
 from e2ejax.nets import REGISTRY, make_config
 
@@ -72,9 +73,6 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-_TASKS = ("qg", "top", "tau", "egamma", "jetcalib")
 
 
 def _is_number(v) -> bool:
@@ -164,8 +162,7 @@ def parse_config(raw, *, base: Path | None = None) -> TrainConfig:
     if model.name not in REGISTRY:
         raise InputError(f"unknown network {model.name!r} in 'model.name'; expected one of {sorted(REGISTRY)}")
     make_config(model.name, model.options)  # validates the options
-    if not isinstance(raw["task"], str) or raw["task"] not in _TASKS:
-        raise InputError(f"unknown task {raw['task']!r}; expected one of {list(_TASKS)}")
+    tasks.get(raw["task"])  # an unknown task is an InputError naming the known ones
     data = _build(DataSpec, raw["data"], "data")
     if base is not None:
         resolve = lambda files: tuple(str(base / f) if not Path(f).is_absolute() else f for f in files)  # noqa: E731

@@ -1,19 +1,9 @@
-"""Events -> detector images -> the inputs of each tagger (jit-able, differentiable in the energies).
+"""Seeds and frames of each task, summed straight from the hits (jit-able, differentiable in the energies).
 
-``events`` is a mapping of padded arrays named as in docs/FORMAT.md, each hit
-group with a bool ``<group>_mask`` (what :mod:`e2ejax.io` yields):
-
-* ``eb_ieta``, ``eb_iphi`` int32 ``[B, Neb]``, ``eb_energy`` float32, ``eb_mask`` bool;
-* ``ee_eta``, ``ee_phi``, ``ee_energy`` float32 ``[B, Nee]``, ``ee_mask``;
-* ``hbhe_ieta``, ``hbhe_iphi`` int32 ``[B, Nh]``, ``hbhe_energy``, ``hbhe_mask``;
-* ``trk_eta``, ``trk_phi``, ``trk_pt``, ``trk_d0``, ``trk_dz`` float32 ``[B, Nt]``, ``trk_mask``;
-* ``bpix_layer`` int32 ``[B, Np]``, ``bpix_eta``, ``bpix_phi`` float32, ``bpix_mask``;
-* ``jet_eta``, ``jet_phi`` float32 ``[B, S]``, ``jet_mask``; ``eg_eta``, ``eg_phi``, ``eg_mask``.
-
-Channels of :func:`event_images` (stitched 280 x 360 grid, channels-last):
-``track_pt``, ``track_d0``, ``track_dz`` (pT sum, pT-weighted d0 / dz per cell),
-``ecal`` (EB + binned EE), ``hcal`` (HBHE upsampled x5, energy-conserving),
-``bpix1``..``bpix3`` (hit counts per layer).
+The event fields are those of :mod:`e2ejax.inputs.images`. Jet tasks seed on the
+hottest HBHE tower near each jet axis and cut 125 x 125 frames; e/gamma seeds on the
+hottest crystal near each candidate and cuts 32 x 32 ECAL frames. Channels, frame
+sizes and seed groups come from the task registry (:mod:`e2ejax.tasks`).
 """
 
 from __future__ import annotations
@@ -24,101 +14,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from e2ejax import geometry
+from e2ejax import geometry, tasks
 from e2ejax.errors import InputError, need_fields
+from e2ejax.inputs.images import check_channels, ecal_hits, hcal_towers
 from e2ejax.ops import (
-    endcap_hits_to_image,
     extract_frames,
     frame_to_points,
     frames_in_acceptance,
-    hbhe_towers,
     hits_to_frames,
-    hits_to_image,
     hits_window_argmax,
     jet_seeds,
     safe_divide,
-    stitch_ecal,
-    track_image,
     upsample,
     upsampled_frames,
 )
 
-__all__ = ["CHANNELS", "TASKS", "DENSE_KEYS", "is_dense", "dense_jet_inputs", "event_images", "event_frames", "ecal_image", "hcal_towers", "jet_axes", "egamma_centres", "jet_inputs", "jet_inputs_at", "egamma_frames", "egamma_seed_cells", "egamma_inputs", "frames_to_points", "trim_seed_slots"]
-
-CHANNELS = ("track_pt", "track_d0", "track_dz", "ecal", "hcal", "bpix1", "bpix2", "bpix3")
-
-#: task -> (channels, frame size, seed kind)
-TASKS = {
-    "qg": (("track_pt", "ecal", "hcal"), 125, "jet"),
-    "top": (("track_pt", "track_d0", "track_dz", "ecal", "hcal", "bpix1", "bpix2", "bpix3"), 125, "jet"),
-    "tau": (("track_pt", "track_d0", "track_dz", "ecal", "hcal"), 125, "jet"),
-    "egamma": (("ecal",), 32, "egamma"),
-}
-
-
-def hcal_towers(events: Mapping) -> jax.Array:
-    """HBHE tower image float32 ``[B, 56, 72]``."""
-    need_fields(events, ("hbhe_ieta", "hbhe_iphi", "hbhe_energy", "hbhe_mask"))
-    return hbhe_towers(events["hbhe_ieta"], events["hbhe_iphi"], events["hbhe_energy"], events["hbhe_mask"])
-
-
-def ecal_image(events: Mapping) -> jax.Array:
-    """Stitched ECAL energy float32 ``[B, 280, 360]`` (EB hits + EE hits binned onto the pseudo-crystal rows)."""
-    need_fields(events, ("eb_ieta", "eb_iphi", "eb_energy", "eb_mask"))
-    row, col = geometry.eb_index_to_cell(jnp.asarray(events["eb_ieta"]), jnp.asarray(events["eb_iphi"]))
-    eb = hits_to_image(row, col, events["eb_energy"], events["eb_mask"], shape=geometry.EB.shape)
-    if "ee_energy" in events:
-        args = (events["ee_eta"], events["ee_phi"], events["ee_energy"], events["ee_mask"])
-        ee_minus = endcap_hits_to_image(*args, side="minus")
-        ee_plus = endcap_hits_to_image(*args, side="plus")
-    else:
-        ee_minus = ee_plus = jnp.zeros((eb.shape[0], geometry.EE_ROWS, 360), eb.dtype)
-    return stitch_ecal(ee_minus, eb, ee_plus)
-
-
-def event_images(events: Mapping, *, channels: tuple[str, ...], towers: jax.Array | None = None) -> jax.Array:
-    """Stitched detector images float32 ``[B, 280, 360, len(channels)]`` in the order asked.
-
-    ``towers``: the HBHE tower image of the events when the caller already has it
-    (:func:`hcal_towers`), so it is not built twice.
-
-    Raises:
-        InputError: on an unknown channel or a missing event field.
-    """
-    unknown = [c for c in channels if c not in CHANNELS]
-    if unknown:
-        raise InputError(f"unknown image channel(s) {unknown}; expected names from {list(CHANNELS)}")
-    out = {}
-    if any(c.startswith("track") for c in channels):
-        need_fields(events, ("trk_eta", "trk_phi", "trk_pt", "trk_d0", "trk_dz", "trk_mask"))
-        trk = track_image(events["trk_eta"], events["trk_phi"], events["trk_pt"], events["trk_d0"], events["trk_dz"], events["trk_mask"])
-        out.update(track_pt=trk[..., 0], track_d0=trk[..., 1], track_dz=trk[..., 2])
-    if "ecal" in channels:
-        out["ecal"] = ecal_image(events)
-    if "hcal" in channels:
-        towers = hcal_towers(events) if towers is None else towers
-        out["hcal"] = upsample(towers[..., None])[..., 0]
-    if any(c.startswith("bpix") for c in channels):
-        need_fields(events, ("bpix_layer", "bpix_eta", "bpix_phi", "bpix_mask"))
-        row, col = geometry.eta_phi_to_cell(jnp.asarray(events["bpix_eta"]), jnp.asarray(events["bpix_phi"]))
-        ones = jnp.ones(jnp.shape(events["bpix_eta"]), jnp.float32)
-        for layer in (1, 2, 3):
-            m = events["bpix_mask"] & (jnp.asarray(events["bpix_layer"]) == layer)
-            out[f"bpix{layer}"] = hits_to_image(row, col, ones, m, shape=geometry.ECAL.shape)
-    return jnp.stack([out[c] for c in channels], axis=-1)
-
-
-def _ecal_hits(events: Mapping):
-    """EB and EE hits as stitched-grid ``(rows, cols, energy, mask)`` ``[B, Neb + Nee]`` (as :func:`ecal_image` bins them)."""
-    need_fields(events, ("eb_ieta", "eb_iphi", "eb_energy", "eb_mask"))
-    row, col = geometry.eb_index_to_cell(jnp.asarray(events["eb_ieta"]), jnp.asarray(events["eb_iphi"]))
-    on_eb = (row >= 0) & (row < geometry.EB.shape[0])
-    parts = [(jnp.where(on_eb, row + geometry.EE_ROWS, -1), col, jnp.asarray(events["eb_energy"]), jnp.asarray(events["eb_mask"]))]
-    if "ee_energy" in events:
-        row, col = geometry.eta_phi_to_cell(jnp.asarray(events["ee_eta"]), jnp.asarray(events["ee_phi"]), geometry.ECAL)
-        on_ee = (row < geometry.EE_ROWS) | (row >= geometry.EEP_ROW_OFFSET)  # barrel rows belong to EB
-        parts.append((jnp.where(on_ee, row, -1), col, jnp.asarray(events["ee_energy"]), jnp.asarray(events["ee_mask"])))
-    return tuple(jnp.concatenate(p, axis=1) for p in zip(*parts))
+__all__ = ["DENSE_KEYS", "is_dense", "dense_jet_inputs", "event_frames", "jet_axes", "egamma_centres", "jet_inputs", "jet_inputs_at",
+           "egamma_frames", "egamma_seed_cells", "egamma_inputs", "seed_frames", "gnn_points", "trim_seed_slots"]
 
 
 def event_frames(events: Mapping, seeds: jax.Array, *, channels: tuple[str, ...], size: int,
@@ -135,9 +47,7 @@ def event_frames(events: Mapping, seeds: jax.Array, *, channels: tuple[str, ...]
     Returns:
         ``(frames [B, S, size, size, len(channels)], in_acceptance bool [B, S])``.
     """
-    unknown = [c for c in channels if c not in CHANNELS]
-    if unknown:
-        raise InputError(f"unknown image channel(s) {unknown}; expected names from {list(CHANNELS)}")
+    check_channels(channels)
     groups, columns = [], []  # hit groups (rows, cols, mask, {column name: values}) and the summed columns
     if any(c.startswith("track") for c in channels):
         need_fields(events, ("trk_eta", "trk_phi", "trk_pt", "trk_d0", "trk_dz", "trk_mask"))
@@ -147,7 +57,7 @@ def event_frames(events: Mapping, seeds: jax.Array, *, channels: tuple[str, ...]
         sums.update({f"track_{v}": pt * jnp.asarray(events[f"trk_{v}"]) for v in ("d0", "dz") if f"track_{v}" in channels})
         groups.append((row, col, jnp.asarray(events["trk_mask"]), sums))
     if "ecal" in channels:
-        row, col, energy, mask = _ecal_hits(events)
+        row, col, energy, mask = ecal_hits(events)
         groups.append((row, col, mask, {"ecal": energy}))
     if any(c.startswith("bpix") for c in channels):
         need_fields(events, ("bpix_layer", "bpix_eta", "bpix_phi", "bpix_mask"))
@@ -231,13 +141,20 @@ def jet_inputs_at(events: Mapping, rows: jax.Array, *, task: str = "qg"):
     return frames[:, 0], seeds, mask, frames_in_acceptance(seeds, height=size, rows=geometry.ECAL.shape[0])
 
 
+def _jet_task(task: str) -> tasks.Task:
+    """The registry entry of a jet image task (InputError for any other task)."""
+    t = tasks.get(task)
+    if t.seed_group != "jet" or not t.channels:
+        jet_tasks = [n for n, v in tasks.TASKS.items() if v.seed_group == "jet" and v.channels]
+        raise InputError(f"task {task!r} is not a jet task; expected one of {jet_tasks}")
+    return t
+
+
 def _jet_seeds(events: Mapping, task: str):
-    channels, size, kind = TASKS[task]
-    if kind != "jet":
-        raise InputError(f"task {task!r} is not a jet task; expected one of {[t for t, v in TASKS.items() if v[2] == 'jet']}")
+    t = _jet_task(task)
     towers = hcal_towers(events)
     seeds, mask = jet_seeds(towers, jet_axes(events), jnp.asarray(events["jet_mask"]))
-    return channels, size, towers, seeds, mask
+    return t.channels, t.frame_size, towers, seeds, mask
 
 
 #: image channel -> batch key of the dense layout (docs/FORMAT.md); ``hcal`` is upsampled from ``hbhe``
@@ -258,9 +175,10 @@ def dense_jet_inputs(events: Mapping, *, task: str = "qg"):
     ``jet_mask`` ``[B, S]``. Same returns as :func:`jet_inputs`; frames equal those of the
     sparse layout of the same events.
     """
-    channels, size, kind = TASKS[task]
-    if kind != "jet":
+    t = tasks.get(task)
+    if t.seed_group != "jet" or not t.channels:
         raise InputError(f"dense-layout files carry jet seeds only; task {task!r} needs the sparse layout (docs/FORMAT.md)")
+    channels, size = t.channels, t.frame_size
     missing = [DENSE_KEYS[c] for c in channels if DENSE_KEYS[c] not in events]
     missing += [k for k in ("jet_seed_row", "jet_seed_col", "jet_mask") if k not in events]
     if missing:
@@ -296,7 +214,7 @@ def egamma_inputs(events: Mapping):
 def egamma_seed_cells(events: Mapping):
     """e/gamma seeds ``int32 [B, S, 2]`` (the hottest crystal in a 5 x 5 window around each
     candidate, summed from the ECAL hits) and ``eg_mask``."""
-    row, col, energy, hits = _ecal_hits(events)
+    row, col, energy, hits = ecal_hits(events)
     need_fields(events, ("eg_mask",))
     mask = jnp.asarray(events["eg_mask"])
     return hits_window_argmax(row, col, energy, hits, egamma_centres(events), mask, shape=geometry.ECAL.shape, window=5), mask
@@ -304,14 +222,40 @@ def egamma_seed_cells(events: Mapping):
 
 def egamma_frames(events: Mapping, seeds: jax.Array):
     """32 x 32 ECAL frames ``[B, S, 32, 32, 1]`` around ``seeds`` and their ``in_acceptance``, summed from the hits."""
-    row, col, energy, hits = _ecal_hits(events)
+    row, col, energy, hits = ecal_hits(events)
     return hits_to_frames(row, col, energy[..., None], hits, seeds, shape=geometry.ECAL.shape, height=32, width=32)
 
 
-def frames_to_points(frames: jax.Array, *, n_points: int):
-    """Flatten ``[B, S, H, W, C]`` frames into GNN inputs ``points [B*S, n_points, C+2]``, ``mask [B*S, n_points]`` float."""
-    B, S = frames.shape[:2]
-    points, mask = frame_to_points(frames.reshape((B * S,) + frames.shape[2:]), n_points=n_points)
+def seed_frames(events: Mapping, *, task: str, rows=None):
+    """The frames of a task's seeds: the one input builder that training and inference share.
+
+    Args:
+        events: padded sparse events, or a dense-layout batch (:func:`is_dense`, jet tasks).
+        task: a tagger task of :mod:`e2ejax.tasks`.
+        rows: int ``[R]`` flattened ``B x S`` seed slots whose frames to build (sparse jet
+            events build those slots only); None: every slot.
+
+    Returns:
+        ``(frames [R or B*S, h, w, C], seeds int32 [B, S, 2], mask bool [B, S], in_acceptance bool [B, S])``.
+    """
+    t = tasks.get(task)
+    if t.seed_group == "jet" and not is_dense(events):
+        if rows is not None:  # frames of the listed slots only
+            return jet_inputs_at(events, rows, task=task)
+        frames, seeds, mask, in_acceptance = jet_inputs(events, task=task)
+    elif is_dense(events):
+        frames, seeds, mask, in_acceptance = dense_jet_inputs(events, task=task)
+    else:
+        frames, seeds, mask, in_acceptance = egamma_inputs(events)
+    frames = frames.reshape((-1,) + frames.shape[2:])
+    return (frames if rows is None else jnp.take(frames, rows, axis=0)), seeds, mask, in_acceptance
+
+
+def gnn_points(frames: jax.Array, *, n_points: int):
+    """GNN inputs from seed frames ``[R, H, W, C]``: ``points [R, n_points, C+2]`` and
+    ``mask [R, n_points]`` float (1.0 real, 0.0 padding), the hottest pixels of
+    :func:`e2ejax.ops.frame_to_points`."""
+    points, mask = frame_to_points(frames, n_points=n_points)
     return points, mask.astype(points.dtype)
 
 

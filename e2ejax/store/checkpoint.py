@@ -34,11 +34,11 @@ one host copy of the state per save and per restore.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -50,9 +50,10 @@ from orbax.checkpoint.path import atomicity
 
 import e2ejax
 from e2ejax.errors import InputError
-from e2ejax.io._atomic import atomic_path
+from e2ejax.io import write_json_atomic
+from e2ejax.store.cards import abstract_record, clean_metrics, compare_model_sections, json_value, leaf_record, tree_paths
 
-__all__ = ["Checkpointer", "MODEL_CARD_FILE", "compare_model_sections"]
+__all__ = ["Checkpointer", "MODEL_CARD_FILE"]
 
 #: Name of the card of the best step, written in the checkpoint directory.
 MODEL_CARD_FILE = "model_card.json"
@@ -62,112 +63,8 @@ _MODEL_KEYS = ("name", "config", "input_spec")
 _FILLED_IN = ("e2ejax_version", "step", "metrics")
 
 
-def _json_value(obj):
-    """``obj`` through a strict JSON round trip (tuples become lists); InputError if impossible."""
-    try:
-        return json.loads(json.dumps(obj, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            f"expected a JSON-serialisable model card (str, int, float, bool, None, lists, dicts with str keys), "
-            f"got {exc}; convert arrays and tuples with .tolist() / list(...)"
-        ) from None
-
-
-def _flatten_json(obj, prefix: str = "") -> dict[str, Any]:
-    if isinstance(obj, dict):
-        if not obj:
-            return {prefix: {}}
-        out = {}
-        for k, v in obj.items():
-            out.update(_flatten_json(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    if isinstance(obj, list):
-        if not obj:
-            return {prefix: []}
-        out = {}
-        for i, v in enumerate(obj):
-            out.update(_flatten_json(v, f"{prefix}[{i}]"))
-        return out
-    return {prefix: obj}
-
-
-def compare_model_sections(found: Mapping, expected: Mapping) -> list[str]:
-    """Differences between two ``model`` sections of model cards, one line per key.
-
-    Nested keys are written ``config.channels`` / ``input_spec[0].shape[2]``. A key
-    absent from the checkpoint matches ``null``: a network option added after the
-    checkpoint was written, off by default, changes nothing for it.
-
-    Args:
-        found: the ``model`` section stored with a checkpoint.
-        expected: the ``model`` section of the model being restored.
-
-    Returns:
-        Sorted lines ``"key: checkpoint X, expected Y"``; empty when they match.
-
-    Examples:
-        >>> compare_model_sections({"name": "vgg", "config": {"width": 8}}, {"name": "vgg", "config": {"width": 16}})
-        ['config.width: checkpoint 8, expected 16']
-        >>> compare_model_sections({"config": {"width": 8}}, {"config": {"width": 8, "log_scale": None}})
-        []
-    """
-    a, b = _flatten_json(_json_value(dict(found))), _flatten_json(_json_value(dict(expected)))
-    missing = object()
-    lines = []
-    for key in sorted(set(a) | set(b)):
-        x, y = a.get(key, missing), b.get(key, missing)
-        if x is missing and y is None:
-            continue
-        if x != y or type(x) is not type(y):
-            show = lambda v: "(absent)" if v is missing else json.dumps(v)  # noqa: E731
-            lines.append(f"{key}: checkpoint {show(x)}, expected {show(y)}")
-    return lines
-
-
-def _leaf_record(leaf) -> dict:
-    """Shape, dtype and SHA-256 of one array (PRNG keys hashed through their key data)."""
-    dtype = jax.numpy.result_type(leaf) if not isinstance(leaf, np.ndarray) else leaf.dtype
-    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
-        data = np.asarray(jax.random.key_data(leaf))
-    elif getattr(leaf, "is_fully_addressable", True):
-        data = np.asarray(leaf)
-    else:
-        data = None  # spread over processes: shape and dtype are still checked
-    record = {"shape": list(np.shape(leaf)), "dtype": str(dtype)}
-    if data is not None:
-        record["sha256"] = hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()
-    return record
-
-
-def _abstract_record(leaf) -> dict:
-    dtype = leaf.dtype if hasattr(leaf, "dtype") else np.result_type(leaf)
-    return {"shape": list(np.shape(leaf)), "dtype": str(dtype)}
-
-
-def _paths(tree) -> list[tuple[str, Any]]:
-    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
-    return [(jax.tree_util.keystr(p), leaf) for p, leaf in leaves]
-
-
-def _clean_metrics(metrics: Mapping) -> dict[str, float | None]:
-    if not isinstance(metrics, Mapping):
-        raise InputError(f"expected metrics as a dict name -> number, got {type(metrics).__name__}")
-    out = {}
-    for k, v in metrics.items():
-        try:
-            value = float(v)
-        except (TypeError, ValueError):
-            raise InputError(f"expected metrics as numbers, got {k}={v!r}") from None
-        out[str(k)] = value if math.isfinite(value) else None  # JSON has no NaN; ranks worst
-    return out
-
-
-def _atomic_write_json(path: Path, obj) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
+def _one_device():
+    return jax.sharding.SingleDeviceSharding(jax.devices()[0])
 
 
 class _DropOrbaxRecords(logging.Filter):
@@ -401,7 +298,7 @@ class Checkpointer:
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
             raise InputError(f"expected step as a non-negative int, got {step!r}")
         step = int(step)
-        clean = _clean_metrics(metrics)
+        clean = clean_metrics(metrics)
         if self.best_metric not in clean:
             raise InputError(
                 f"expected metrics to contain {self.best_metric!r} (the best_metric of this Checkpointer), "
@@ -412,7 +309,7 @@ class Checkpointer:
         reserved = sorted(set(card) & set(_FILLED_IN))
         if reserved:
             raise InputError(f"card keys {reserved} are filled in by Checkpointer.save; remove them from the card")
-        body = _json_value(dict(card))
+        body = json_value(dict(card))
         model = body.get("model")
         if not isinstance(model, dict) or any(k not in model for k in _MODEL_KEYS):
             raise InputError(
@@ -421,7 +318,7 @@ class Checkpointer:
                 "{'name': 'resnet15', 'config': dataclasses.asdict(config), 'input_spec': nets.spec_to_json(model.input_spec)}"
             )
         full_card = {**body, "e2ejax_version": e2ejax.__version__, "step": step, "metrics": clean}
-        integrity = {"algorithm": "sha256", "leaves": {p: _leaf_record(leaf) for p, leaf in _paths(state)}}
+        integrity = {"algorithm": "sha256", "leaves": {p: leaf_record(leaf) for p, leaf in tree_paths(state)}}
 
         mgr = self._manager(create=True)
         mgr.reload()
@@ -440,6 +337,25 @@ class Checkpointer:
         mgr.wait_until_finished()
         self._write_root_card(just_saved=(step, full_card))
 
+    def copy_step(self, step: int, destination) -> None:
+        """Copy one complete step (arrays, card, checksums) into the checkpoint directory ``destination``
+        and write its ``model_card.json``: a one-step bundle loadable by path, byte for byte the saved step.
+
+        Raises:
+            InputError: an unknown step, or a ``destination`` that holds this step already.
+        """
+        step = self._resolve(step)
+        target = Checkpointer(destination, max_to_keep=1, best_metric=self.best_metric, best_mode=self.best_mode)
+        if target._step_dir(step).exists():
+            raise InputError(f"step {step} already exists in {target.directory}; bundle into a new directory")
+        target.directory.mkdir(parents=True, exist_ok=True)
+        tmp = target.directory / f".{step}.copy-tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(self._step_dir(step), tmp)
+        os.replace(tmp, target._step_dir(step))
+        target._manager(create=True)
+        target._write_root_card(just_saved=(step, self._read_card(step)))
+
     def _write_root_card(self, *, just_saved: tuple[int, dict]) -> None:
         steps = self.steps()
         best = int(self._mgr.best_step())
@@ -456,7 +372,7 @@ class Checkpointer:
         for stale in self.directory.glob(f".{MODEL_CARD_FILE}.*.tmp"):  # left by a process killed mid-write
             with contextlib.suppress(OSError):
                 stale.unlink()
-        _atomic_write_json(self.directory / MODEL_CARD_FILE, summary)
+        write_json_atomic(self.directory / MODEL_CARD_FILE, summary)
 
     # -- restore -------------------------------------------------------------------------
 
@@ -487,34 +403,75 @@ class Checkpointer:
         """
         step = self._resolve(step)
         card = self._read_card(step)
-        if expected_model is not None:
-            diff = compare_model_sections(card["model"], expected_model)
-            if diff:
-                raise InputError(
-                    f"the checkpoint {self._step_dir(step)} is for a different model; differing keys: "
-                    + "; ".join(diff)
-                    + ". Build the model from the checkpoint's card (Checkpointer.card()) or pick the matching checkpoint"
-                )
-        integrity = self._read_json_item(step, _INTEGRITY)
-        saved = integrity.get("leaves", {})
-        wanted = {p: _abstract_record(leaf) for p, leaf in _paths(abstract_state)}
+        self._check_model(step, card, expected_model)
+        saved = self._read_json_item(step, _INTEGRITY).get("leaves", {})
+        wanted = {p: abstract_record(leaf) for p, leaf in tree_paths(abstract_state)}
         self._check_structure(step, saved, wanted)
+        state = self._restore_arrays(step, ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(abstract_state)}))
+        self._check_checksums(step, saved, state)
+        return state, card
+
+    def restore_params(self, abstract_params, *, step=None, expected_model: Mapping | None = None):
+        """Restore the ``params`` entry of a saved training state alone (no optimiser state is read or built).
+
+        Args:
+            abstract_params: the parameter pytree (``jax.ShapeDtypeStruct`` leaves, e.g.
+                ``nnx.state(nnx.eval_shape(...), nnx.Param)``).
+            step, expected_model: as for :meth:`restore`.
+
+        Returns:
+            ``(params, card)``.
+
+        Raises:
+            InputError: as :meth:`restore`, for the parameter arrays.
+        """
+        step = self._resolve(step)
+        card = self._read_card(step)
+        self._check_model(step, card, expected_model)
+        saved = self._read_json_item(step, _INTEGRITY).get("leaves", {})
+        target = {"params": abstract_params}
+        wanted = {p: abstract_record(leaf) for p, leaf in tree_paths(target)}
+        self._check_structure(step, {p: r for p, r in saved.items() if p.startswith("['params']")}, wanted)
+        args = ocp.args.Composite(**{_STATE: ocp.args.PyTreeRestore(
+            item=target, restore_args=jax.tree.map(lambda _: ocp.ArrayRestoreArgs(sharding=_one_device()), target), partial_restore=True)})
+        state = self._restore_arrays(step, args, reader=True)
+        self._check_checksums(step, saved, state)
+        return state["params"], card
+
+    def _check_model(self, step: int, card: Mapping, expected_model: Mapping | None) -> None:
+        if expected_model is None:
+            return
+        diff = compare_model_sections(card["model"], expected_model)
+        if diff:
+            raise InputError(
+                f"the checkpoint {self._step_dir(step)} is for a different model; differing keys: "
+                + "; ".join(diff)
+                + ". Build the model from the checkpoint's card (Checkpointer.card()) or pick the matching checkpoint"
+            )
+
+    def _restore_arrays(self, step: int, args, *, reader: bool = False):
+        """The state item of ``step``; ``reader``: through a read-only manager whose handler restores subtrees."""
         try:
             with _quiet_orbax():
-                restored = self._mgr.restore(step, args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(abstract_state)}))
+                mgr = self._mgr
+                if reader:
+                    mgr = ocp.CheckpointManager(self.directory, options=ocp.CheckpointManagerOptions(read_only=True, create=False),
+                                                item_handlers={_STATE: ocp.PyTreeCheckpointHandler()})
+                restored = mgr.restore(step, args=args)
         except Exception as exc:
             raise InputError(
                 f"step {step} in {self.directory} is corrupt or incomplete ({_first_line(exc)}); "
                 f"restore another step ({self.steps()}) or re-save it"
             ) from exc
-        state = restored[_STATE]
-        bad = [p for p, leaf in _paths(state) if saved[p].get("sha256") not in (None, _leaf_record(leaf).get("sha256"))]
+        return restored[_STATE]
+
+    def _check_checksums(self, step: int, saved: Mapping, state) -> None:
+        bad = [p for p, leaf in tree_paths(state) if saved[p].get("sha256") not in (None, leaf_record(leaf).get("sha256"))]
         if bad:
             raise InputError(
                 f"step {step} in {self.directory} is corrupt: the data of {len(bad)} array(s) does not match the "
                 f"checksum saved with it (first: {bad[0]}); restore another step ({self.steps()}) or re-save it"
             )
-        return state, card
 
     def _check_structure(self, step: int, saved: Mapping, wanted: Mapping) -> None:
         missing = sorted(set(wanted) - set(saved))

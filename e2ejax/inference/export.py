@@ -1,6 +1,6 @@
 """Export the inference function of a model to ONNX (jax2onnx) and TF SavedModel (jax2tf).
 
-Both exports trace :func:`e2ejax.train.make_predict`, the function inference
+Both exports trace :func:`e2ejax.nets.make_predict`, the function inference
 uses, with a symbolic batch axis (never a traced size of 1), named float32
 inputs from the model's ``input_spec`` and one output ``scores [B]``. A JSON
 file beside each export records names, shapes, layout and the e2ejax version.
@@ -14,28 +14,28 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Mapping
 
 import jax
 import numpy as np
 
 from e2ejax import __version__
 from e2ejax.errors import InputError, require
-from e2ejax.io._atomic import atomic_path
-from e2ejax.nets import GNNTagger, spec_to_json
-from e2ejax.train import make_predict
+from e2ejax.io import atomic_path, write_json_atomic
+from e2ejax.nets import make_predict, spec_to_json, takes_points
 
-__all__ = ["to_onnx", "to_saved_model", "verify", "onnx_session", "random_inputs", "OUTPUT_NAME"]
+__all__ = ["to_onnx", "to_saved_model", "verify", "onnx_session", "random_inputs", "check_export_card", "OUTPUT_NAME"]
 
 OUTPUT_NAME = "scores"
 #: Highest ONNX IR version that ONNX Runtime 1.31 loads.
 MAX_IR_VERSION = 13
 
 
-def _export_card(model, *, task, layout, fmt, extra):
+def _export_card(model, *, objective, layout, fmt, extra):
     return {
         "format": fmt,
         "e2ejax_version": __version__,
-        "task": task,
+        "objective": objective,
         "layout": layout,
         "inputs": spec_to_json(model.input_spec),
         "batch_axis": 0,
@@ -44,18 +44,13 @@ def _export_card(model, *, task, layout, fmt, extra):
     }
 
 
-def _write_json_atomic(path: Path, payload: dict):
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-
-
-def to_onnx(model, path, *, task: str = "classification", layout: str = "NHWC", card: dict | None = None) -> Path:
+def to_onnx(model, path, *, objective: str = "classification", layout: str = "NHWC", card: dict | None = None) -> Path:
     """Write ``model``'s inference function as an ONNX file, plus ``<path>.json``.
 
     Args:
         model: an e2ejax network (has ``input_spec``).
         path: destination ``.onnx`` file; written to a temporary name and renamed.
-        task: ``"classification"`` (sigmoid scores) or ``"regression"``.
+        objective: ``"classification"`` (sigmoid scores) or ``"regression"`` (:data:`e2ejax.nets.OBJECTIVES`).
         layout: ``"NHWC"`` (default) or ``"NCHW"``: with NCHW, rank-4 image inputs
             are taken channels-first and transposed inside the graph.
         card: extra JSON metadata (e.g. preprocessing, training provenance).
@@ -67,7 +62,7 @@ def to_onnx(model, path, *, task: str = "classification", layout: str = "NHWC", 
     jax2onnx = require("jax2onnx", "export")
     if layout not in ("NHWC", "NCHW"):
         raise InputError(f"expected layout 'NHWC' or 'NCHW', got {layout!r}")
-    predict, params = make_predict(model, task=task)
+    predict, params = make_predict(model, objective=objective)
     specs = model.input_spec
     nchw = [i for i, s in enumerate(specs) if len(s.shape) == 3] if layout == "NCHW" else None
     shapes = [("B",) + tuple(s.shape) for s in specs]  # traced channels-last; jax2onnx adds the NCHW transpose
@@ -88,11 +83,11 @@ def to_onnx(model, path, *, task: str = "classification", layout: str = "NHWC", 
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(proto.SerializeToString())
-    _write_json_atomic(path.with_name(path.name + ".json"), _export_card(model, task=task, layout=layout, fmt="onnx", extra=card))
+    write_json_atomic(path.with_name(path.name + ".json"), _export_card(model, objective=objective, layout=layout, fmt="onnx", extra=card))
     return path
 
 
-def to_saved_model(model, directory, *, task: str = "classification", card: dict | None = None) -> Path:
+def to_saved_model(model, directory, *, objective: str = "classification", card: dict | None = None) -> Path:
     """Write ``model``'s inference function as a TF SavedModel (jax2tf, native serialisation).
 
     The serving signature ``serving_default`` takes the named inputs with a
@@ -102,7 +97,7 @@ def to_saved_model(model, directory, *, task: str = "classification", card: dict
     Returns:
         The SavedModel directory (written to a temporary directory and renamed).
     """
-    if isinstance(model, GNNTagger):
+    if takes_points(model):
         raise InputError(
             "TF SavedModel export of the GNN tagger is not supported: TF 2.21's XLA cannot refine the shapes "
             "of the kNN (lax.top_k) with a polymorphic batch; export it with to_onnx (format 'onnx') instead"
@@ -110,7 +105,7 @@ def to_saved_model(model, directory, *, task: str = "classification", card: dict
     tf = require("tensorflow", "tf")
     from jax.experimental import jax2tf
 
-    predict, params = make_predict(model, task=task)
+    predict, params = make_predict(model, objective=objective)
     specs = model.input_spec
     poly = ["(b, " + ", ".join(str(d) for d in s.shape) + ")" for s in specs]
     converted = jax2tf.convert(
@@ -133,7 +128,7 @@ def to_saved_model(model, directory, *, task: str = "classification", card: dict
     try:
         concrete = serve.get_concrete_function()
         tf.saved_model.save(module, str(tmp), signatures={"serving_default": concrete})
-        _write_json_atomic(tmp / "e2ejax_export.json", _export_card(model, task=task, layout="NHWC", fmt="savedmodel", extra=card))
+        write_json_atomic(tmp / "e2ejax_export.json", _export_card(model, objective=objective, layout="NHWC", fmt="savedmodel", extra=card))
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(tmp, directory)
@@ -184,7 +179,7 @@ def random_inputs(model, batch: int, *, seed: int = 0) -> list[np.ndarray]:
     return out
 
 
-def verify(model, *, onnx_path=None, saved_model=None, task: str = "classification", inputs=None, batch_sizes=(1, 2, 7, 64)):
+def verify(model, *, onnx_path=None, saved_model=None, objective: str = "classification", inputs=None, batch_sizes=(1, 2, 7, 64)):
     """Max absolute difference between JAX and each exported runtime.
 
     Args:
@@ -197,7 +192,7 @@ def verify(model, *, onnx_path=None, saved_model=None, task: str = "classificati
     Returns:
         ``{"onnxruntime": {batch: diff}, "tensorflow": {batch: diff}}`` for the runtimes given.
     """
-    predict, params = make_predict(model, task=task)
+    predict, params = make_predict(model, objective=objective)
     reference = jax.jit(lambda *x: predict(params, *x))
     cases = [inputs] if inputs is not None else [random_inputs(model, b, seed=b) for b in batch_sizes]
     names = [s.name for s in model.input_spec]
@@ -218,3 +213,23 @@ def verify(model, *, onnx_path=None, saved_model=None, task: str = "classificati
             for x in cases
         }
     return report
+
+
+def check_export_card(onnx_path: Path, model, card: Mapping) -> None:
+    """The ONNX file beside a checkpoint must be the export of the restored step (its JSON card says so)."""
+    meta = onnx_path.with_name(onnx_path.name + ".json")
+    fix = f"re-export it (e2ejax export {onnx_path.parent} -o {onnx_path.parent}) or delete {onnx_path.name}"
+    try:
+        found = json.loads(meta.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"expected the export card {str(meta)!r} beside {str(onnx_path)!r} as JSON; cannot read it "
+                         f"({type(exc).__name__}: {exc}); {fix}") from None
+    if not isinstance(found, dict):
+        raise InputError(f"expected the export card {str(meta)!r} to hold a JSON object; found {type(found).__name__}; {fix}")
+    checks = [("inputs", spec_to_json(model.input_spec)), ("layout", "NHWC")]
+    if "checkpoint_step" in found:
+        checks.append(("checkpoint_step", card.get("step")))
+    for key, expected in checks:
+        if found.get(key) != expected:
+            raise InputError(f"expected {str(onnx_path)!r} to be the export of the checkpoint's model ({key} {expected!r}, "
+                             f"from its model card); its export card says {found.get(key)!r}; {fix}")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import jax
 import numpy as np
 
 from e2ejax.errors import InputError
+from e2ejax.inputs.images import event_images, hcal_towers
 
-__all__ = ["sparse_to_dense", "DENSE_CHANNELS"]
+__all__ = ["sparse_to_dense", "dense_batches", "DENSE_CHANNELS"]
 
 #: dense image key -> sparse groups it is built from.
 DENSE_CHANNELS: dict[str, tuple[str, ...]] = {
@@ -27,8 +28,6 @@ DENSE_CHANNELS: dict[str, tuple[str, ...]] = {
 
 @functools.partial(jax.jit, static_argnames=("channels", "towers"))
 def _images(arrays, *, channels, towers):
-    from e2ejax.features import event_images, hcal_towers
-
     out = {}
     if channels:
         stacked = event_images(arrays, channels=channels)
@@ -41,7 +40,7 @@ def _images(arrays, *, channels, towers):
 def sparse_to_dense(batch: Mapping, *, keys=None) -> dict[str, np.ndarray]:
     """Build the dense images of a sparse batch, as a dense E2E ntuple stores them.
 
-    Channel definitions are those of :func:`e2ejax.features.event_images` (built with
+    Channel definitions are those of :func:`e2ejax.inputs.event_images` (built with
     :mod:`e2ejax.ops`); ``hbhe`` is the tower image before upsampling.
 
     Args:
@@ -69,3 +68,10 @@ def sparse_to_dense(batch: Mapping, *, keys=None) -> dict[str, np.ndarray]:
     channels = tuple(k for k in keys if k != "hbhe")
     out = _images(arrays, channels=channels, towers="hbhe" in keys)
     return {k: np.asarray(out[k], np.float32) for k in keys}
+
+
+def dense_batches(batches: Iterable[Mapping]) -> Iterator[dict]:
+    """Sparse batches with their dense images added (:func:`sparse_to_dense`), ready for
+    :func:`e2ejax.io.write_dense`."""
+    for batch in batches:
+        yield {**dict(batch.items()), **sparse_to_dense(batch)}

@@ -17,9 +17,10 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from e2ejax.losses import mass_decorrelation_kl, weighted_bce, weighted_mse
+from e2ejax.nets import make_apply, predict_from
+from e2ejax.training.losses import mass_decorrelation_kl, weighted_bce, weighted_mse
 
-__all__ = ["Batch", "TrainState", "Steps", "make_apply", "make_predict", "make_steps", "evaluate", "fit"]
+__all__ = ["Batch", "TrainState", "Steps", "make_steps", "evaluate", "fit"]
 
 
 class Batch(NamedTuple):
@@ -57,47 +58,6 @@ class Steps(NamedTuple):
     graphdef: Any
 
 
-def make_apply(model: nnx.Module):
-    """Split ``model`` into ``(apply, params)`` with ``apply(params, *inputs) -> model(*inputs)``.
-
-    Non-parameter state (if any) is closed over as constants.
-
-    Examples:
-        >>> import jax.numpy as jnp
-        >>> from flax import nnx
-        >>> apply, params = make_apply(nnx.Linear(2, 1, rngs=nnx.Rngs(0)))
-        >>> apply(params, jnp.ones((3, 2))).shape
-        (3, 1)
-    """
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-
-    def apply(params, *inputs):
-        return nnx.merge(graphdef, params, rest)(*inputs)
-
-    return apply, params
-
-
-def make_predict(model: nnx.Module, *, task: str = "classification"):
-    """``(predict, params)`` with ``predict(params, *inputs) -> [B]``: sigmoid scores for
-    ``task="classification"``, the raw output for ``"regression"``. Not jitted.
-
-    This is the function that inference and export run (:mod:`e2ejax.export`).
-    """
-    apply, params = make_apply(model)
-    return _predict_from(apply, task), params
-
-
-def _predict_from(apply, task: str):
-    if task not in ("classification", "regression"):
-        raise ValueError(f"expected task 'classification' or 'regression', got {task!r}")
-
-    def predict(params, *inputs):
-        out = apply(params, *inputs)[..., 0]
-        return jax.nn.sigmoid(out) if task == "classification" else out
-
-    return predict
-
-
 def _mesh_shardings(mesh: Mesh | None):
     if mesh is None:
         return None, None
@@ -108,7 +68,7 @@ def make_steps(
     model: nnx.Module,
     tx: optax.GradientTransformation,
     *,
-    task: str = "classification",
+    objective: str = "classification",
     decorrelation: float = 0.0,
     mass_edges: tuple[float, ...] = tuple(np.linspace(0.0, 300.0, 16)),
     mesh: Mesh | None = None,
@@ -118,7 +78,7 @@ def make_steps(
     Args:
         model: an NNX module whose ``__call__`` takes the batch inputs and returns ``[B, 1]``.
         tx: optax optimiser.
-        task: ``"classification"`` (sigmoid BCE on logits, ``predict`` returns
+        objective: ``"classification"`` (sigmoid BCE on logits, ``predict`` returns
             sigmoid scores) or ``"regression"`` (MSE, ``predict`` returns the output).
         decorrelation: weight of :func:`e2ejax.losses.mass_decorrelation_kl` (0 disables).
         mass_edges: static mass bins for the decorrelation term.
@@ -131,7 +91,7 @@ def make_steps(
         average over batches exactly.
     """
     apply, params0 = make_apply(model)
-    predict = _predict_from(apply, task)
+    predict = predict_from(apply, objective)
     edges = jnp.asarray(mass_edges, jnp.float32)
 
     def outputs(params, inputs):
@@ -139,7 +99,7 @@ def make_steps(
 
     def per_batch_loss(params, batch: Batch):
         out = outputs(params, batch.inputs)
-        if task == "regression":
+        if objective == "regression":
             return weighted_mse(out, batch.targets, batch.weights)
         loss = weighted_bce(out, batch.targets, batch.weights)
         if decorrelation:

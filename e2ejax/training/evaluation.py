@@ -1,6 +1,6 @@
 """Held-out evaluation of a trained model, next to its one-variable baselines.
 
-Taggers: ROC AUC of the network and of each baseline of :mod:`e2ejax.baselines` on
+Taggers: ROC AUC of the network and of each baseline of :mod:`e2ejax.inputs.baselines` on
 the same labelled seeds. Jet calibration: median response and resolution of the
 uncalibrated and the calibrated pT (:func:`e2ejax.metrics.response_and_resolution`).
 This is what the model cards of the shipped models record.
@@ -12,16 +12,18 @@ from typing import Callable
 
 import numpy as np
 
+from e2ejax import tasks
 from e2ejax.errors import InputError
-from e2ejax.frame_batches import EVENTS_PER_READ
+from e2ejax.inputs import baseline_scores, calibrated_pt, calibration_examples, trim_seed_slots
+from e2ejax.io import iterate_events
+from e2ejax.metrics import response_and_resolution, roc_auc
+from e2ejax.training.batches import EVENTS_PER_READ, fixed_batches, seed_examples
 
 __all__ = ["evaluate_tagger", "evaluate_calibration"]
 
 
 def _predict_all(predict: Callable, params, chunks, *, batch_size: int) -> np.ndarray:
     """Scores of every example of ``(inputs, labels, mass)`` chunks, in order (fixed-size batches)."""
-    from e2ejax.frame_batches import fixed_batches
-
     out = []
     for batch in fixed_batches(chunks, batch_size=batch_size):
         keep = np.asarray(batch.weights) > 0
@@ -38,20 +40,14 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
         "best_baseline", "margin"}`` with ``margin = auc - max(baseline aucs)``; each
         baseline AUC is that of its better orientation, ``max(AUC, 1 - AUC)``.
     """
-    from e2ejax.baselines import baseline_scores
-    from e2ejax.features import TASKS, trim_seed_slots
-    from e2ejax.frame_batches import seed_examples
-    from e2ejax.io import iterate_events
-    from e2ejax.metrics import roc_auc
-
-    group = "eg" if TASKS[task][2] == "egamma" else "jet"
+    group = tasks.get(task).seed_group
     chunks, baselines, n_events = [], {}, 0
     for events in iterate_events(list(files), max_events=max_events, step_size=EVENTS_PER_READ):
         n_events += len(np.asarray(events[f"{group}_mask"]))
         inputs, labels, mass = seed_examples(events, task=task, n_points=n_points)
         trimmed = trim_seed_slots(events, group)
         keep = (np.asarray(trimmed[f"{group}_mask"]) & (np.asarray(trimmed[f"{group}_label"]) >= 0))
-        if task == "egamma":
+        if group == "eg":  # the e/gamma observable is measured on the frame the network sees
             scores = baseline_scores(task, frames=inputs[0])
         else:
             scores = {k: v[keep] for k, v in baseline_scores(task, events=trimmed).items()}
@@ -78,10 +74,6 @@ def evaluate_calibration(predict: Callable, params, files, *, n_constituents: in
         ``{"files", "events", "jets", "uncalibrated": {"response", "resolution"},
         "calibrated": {...}, "resolution_gain"}`` (``gain``: uncalibrated / calibrated resolution).
     """
-    from e2ejax.calibration import calibrated_pt, calibration_examples
-    from e2ejax.io import iterate_events
-    from e2ejax.metrics import response_and_resolution
-
     chunks, reco, true, n_events = [], [], [], 0
     for events in iterate_events(list(files), max_events=max_events, step_size=EVENTS_PER_READ):
         n_events += len(np.asarray(events["jet_mask"]))

@@ -1,8 +1,8 @@
-"""Write simulated events to an E2E ROOT file (schema: docs/FORMAT.md) safely.
+"""Write event records (one dict of per-hit arrays per event, as the simulation makes them) to an E2E ROOT file.
 
-The file is written under a temporary name in the destination directory and
-renamed at the end; on any error the temporary file is removed, so a partial
-output never appears under the requested name.
+The schema is that of docs/FORMAT.md. Callers open the file on a temporary path
+(:func:`e2ejax.io.atomic_path`) so that a partial output never appears under the
+requested name.
 """
 
 from __future__ import annotations
@@ -13,12 +13,10 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from e2ejax.io._atomic import atomic_path as atomic_output
 from e2ejax.io._schema import GROUPS, INT_FIELDS
 from e2ejax.io._write_events import _TreeSink
 
-__all__ = ["GROUPS", "INT_FIELDS", "branch_names", "to_arrays", "EventWriter", "atomic_output", "open_output",
-           "round_mantissa", "MANTISSA_BITS", "COMPRESSION"]
+__all__ = ["branch_names", "to_arrays", "EventWriter", "open_output", "round_mantissa", "MANTISSA_BITS", "COMPRESSION"]
 
 #: mantissa bits kept in float32 branches (relative precision 2**-13, as in CMS NanoAOD).
 MANTISSA_BITS = 12

@@ -3,7 +3,8 @@
 Jet observables come from the particle-flow constituents of each jet (``pf_*``
 with ``pf_jet``, docs/FORMAT.md); the e/gamma observable from the 32 x 32 ECAL
 frame the CNN sees. Each baseline has a fixed orientation (larger = more
-signal-like), chosen from the physics; :func:`e2ejax.evaluation.evaluate_tagger` still
+signal-like), chosen from the physics and kept in the task registry
+(:attr:`e2ejax.tasks.Task.baselines`); :func:`e2ejax.evaluation.evaluate_tagger` still
 credits each with its better orientation on the held-out sample, so a baseline whose
 physics sign is wrong in the simulation is not handicapped:
 
@@ -23,18 +24,10 @@ from typing import Mapping
 
 import numpy as np
 
+from e2ejax import tasks
 from e2ejax.errors import InputError, need_fields
 
-__all__ = ["BASELINES", "jet_observables", "phi_width", "baseline_scores"]
-
-#: task -> {baseline name: (observable, sign)}
-BASELINES = {
-    "qg": {"girth": ("girth", 1.0), "multiplicity": ("multiplicity", 1.0)},
-    "top": {"mass": ("mass", 1.0), "-|mass - 172.5|": ("top_window", -1.0)},
-    "tau": {"-girth": ("girth", -1.0), "-n_charged": ("n_charged", -1.0), "-mass": ("mass", -1.0)},
-    "egamma": {"phi_width": ("phi_width", 1.0)},
-}
-
+__all__ = ["jet_observables", "phi_width", "baseline_scores"]
 
 def jet_observables(events: Mapping) -> dict[str, np.ndarray]:
     """Per jet slot float64 ``[B, S]``: ``girth`` (sum of pT dR / jet pT), ``multiplicity``,
@@ -88,7 +81,9 @@ def phi_width(frames) -> np.ndarray:
 def baseline_scores(task: str, events: Mapping | None = None, frames=None) -> dict[str, np.ndarray]:
     """Baseline name -> oriented score: per jet slot ``[B, S]`` (jet tasks, from ``events``)
     or per frame ``[K]`` (``egamma``, from ``frames``)."""
-    if task not in BASELINES:
-        raise InputError(f"no one-variable baseline for task {task!r}; expected one of {sorted(BASELINES)}")
-    observables = {"phi_width": phi_width(frames)} if task == "egamma" else jet_observables(events)
-    return {name: sign * observables[obs] for name, (obs, sign) in BASELINES[task].items()}
+    baselines = tasks.get(task).baselines
+    if not baselines:
+        raise InputError(f"no one-variable baseline for task {task!r}; expected one of "
+                         f"{[n for n, t in tasks.TASKS.items() if t.baselines]}")
+    observables = {"phi_width": phi_width(frames)} if tasks.get(task).seed_group == "eg" else jet_observables(events)
+    return {name: sign * observables[obs] for name, (obs, sign) in baselines.items()}

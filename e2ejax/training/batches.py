@@ -1,6 +1,6 @@
 """Labelled training batches from padded events: frames (or GNN points) of every labelled seed.
 
-The same :mod:`e2ejax.features` functions as the tagger build the inputs, so
+The same input builder as the tagger (:func:`e2ejax.inputs.seed_frames`) builds the inputs, so
 training sees exactly what inference sees. Batches have a fixed size; the
 last one is padded with zero-weight examples (no recompilation, no bias).
 """
@@ -14,19 +14,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from e2ejax import tasks
 from e2ejax.errors import InputError
-from e2ejax.features import TASKS, egamma_inputs, frames_to_points, jet_inputs, trim_seed_slots
-from e2ejax.train import Batch
+from e2ejax.inputs import gnn_points, seed_frames, trim_seed_slots
+from e2ejax.training.steps import Batch
 
 __all__ = ["EVENTS_PER_READ", "seed_examples", "fixed_batches"]
 
 #: events to read at a time when building examples: the frames of all their seeds are
 #: built at once (a tau event may hold 16 jets: 128 x 16 x 125 x 125 x 5 float32 = 640 MB)
 EVENTS_PER_READ = 128
-
-
-def _label_field(task: str) -> tuple[str, str]:
-    return ("eg_label", "eg_mask") if TASKS[task][2] == "egamma" else ("jet_label", "jet_mask")
 
 
 def seed_examples(events: Mapping, *, task: str, n_points: int | None = None):
@@ -42,35 +39,35 @@ def seed_examples(events: Mapping, *, task: str, n_points: int | None = None):
         ``(inputs, labels, mass)``: tuple of float32 arrays ``[K, ...]``, float32 ``[K]`` labels
         in {0, 1} and ``[K]`` jet masses (zeros for e/gamma), for the ``K`` seeds with a label >= 0.
     """
-    if task not in TASKS:
-        raise InputError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
-    label_name, mask_name = _label_field(task)
+    t = tasks.get(task)
+    label_name = t.label_field
     if label_name not in events:
         raise InputError(f"expected a {label_name!r} field with truth labels for training; found {sorted(events)}")
-    events = trim_seed_slots(events, mask_name[: -len("_mask")])
-    frames = _inputs_fn(task)(dict(events))
+    events = trim_seed_slots(events, t.seed_group)
+    frames = _frames_fn(task)(dict(events))
     labels = np.asarray(events[label_name])
-    keep = np.asarray(events[mask_name]) & (labels >= 0)
+    keep = np.asarray(events[t.mask_field]) & (labels >= 0)
     flat_keep = keep.reshape(-1)
     if n_points is None:
-        inputs = (np.asarray(frames).reshape((-1,) + frames.shape[2:])[flat_keep],)
+        inputs = (np.asarray(frames)[flat_keep],)
     else:
         points, pmask = _points_fn(n_points)(frames)
         inputs = (np.asarray(points)[flat_keep], np.asarray(pmask)[flat_keep])
-    mass = np.asarray(events.get("jet_mass", np.zeros(labels.shape)), np.float32).reshape(-1)[flat_keep] if label_name == "jet_label" else np.zeros(int(flat_keep.sum()), np.float32)
+    if t.seed_group == "jet":
+        mass = np.asarray(events.get("jet_mass", np.zeros(labels.shape)), np.float32).reshape(-1)[flat_keep]
+    else:
+        mass = np.zeros(int(flat_keep.sum()), np.float32)
     return inputs, labels.reshape(-1)[flat_keep].astype(np.float32), mass
 
 
 @functools.cache
-def _inputs_fn(task):
-    if TASKS[task][2] == "egamma":
-        return jax.jit(lambda ev: egamma_inputs(ev)[0])
-    return jax.jit(lambda ev: jet_inputs(ev, task=task)[0])
+def _frames_fn(task):
+    return jax.jit(lambda ev: seed_frames(ev, task=task)[0])
 
 
 @functools.cache
 def _points_fn(n_points):
-    return jax.jit(lambda f: frames_to_points(f, n_points=n_points))
+    return jax.jit(lambda f: gnn_points(f, n_points=n_points))
 
 
 def fixed_batches(examples: Iterable, *, batch_size: int, rng: np.random.Generator | None = None, buffer: int = 0) -> Iterator[Batch]:

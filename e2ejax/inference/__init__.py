@@ -1,0 +1,13 @@
+"""Inference: the :class:`Tagger` (backends ``xla`` / ``onnxruntime`` / ``auto``), :func:`tag_files`
+(file -> aligned friend tree, with a per-stage timer) and export (ONNX, TF SavedModel, parity).
+
+Nothing here imports optax: ``import e2ejax.inference`` loads no training code.
+"""
+
+from e2ejax.inference.export import OUTPUT_NAME, check_export_card, onnx_session, random_inputs, to_onnx, to_saved_model, verify
+from e2ejax.inference.tag_files import EVENTS_PER_READ, STAGES, StageTimer, tag_files
+from e2ejax.inference.tagger import CALL_BYTES, TagResult, Tagger, pad_rows, resolve_backend, rows_per_call
+
+__all__ = ["CALL_BYTES", "EVENTS_PER_READ", "OUTPUT_NAME", "STAGES", "StageTimer", "TagResult", "Tagger",
+           "check_export_card", "onnx_session", "pad_rows", "random_inputs", "resolve_backend", "rows_per_call",
+           "tag_files", "to_onnx", "to_saved_model", "verify"]

@@ -1,0 +1,166 @@
+"""A training run from a config: examples, steps, checkpoints, resume, provenance and held-out evaluation.
+
+The run directory (``output`` in the config) receives ``checkpoints/`` (orbax, last N +
+best, model cards) and ``history.json``. Running the same config again resumes from the
+latest complete checkpoint: the data order depends only on the seed and the epoch, so a
+resumed run ends where an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import numpy as np
+from flax import nnx
+
+from e2ejax import tasks
+from e2ejax.errors import InputError
+from e2ejax.inputs import calibration_examples
+from e2ejax.io import file_provenance, iterate_events
+from e2ejax.nets import build, takes_points
+from e2ejax.store import Checkpointer, save_state
+from e2ejax.training.batches import EVENTS_PER_READ, fixed_batches, seed_examples
+from e2ejax.training.config import TrainConfig, load_config, make_optimizer
+from e2ejax.training.evaluation import evaluate_calibration, evaluate_tagger
+from e2ejax.training.steps import TrainState, fit, make_steps
+
+__all__ = ["RunResult", "train", "examples", "held_out_summary"]
+
+
+class RunResult(NamedTuple):
+    """What :func:`train` did: the config, the examples seen per epoch, seconds spent (resumed runs
+    included), the validation figures of the best parameters and the best step's held-out evaluation
+    (None without ``data.test``)."""
+
+    config: TrainConfig
+    n_train: int
+    seconds: float
+    validation: dict
+    evaluation: dict | None
+    checkpoints: Path
+
+
+def examples(files, *, task: str, n_points, n_constituents, max_events, batch_size, seed, shuffle):
+    """Fixed-size :class:`~e2ejax.training.Batch` es of ``task`` from ``files`` (shuffled with ``seed``)."""
+    events = iterate_events(list(files), max_events=max_events, step_size=EVENTS_PER_READ)
+    if tasks.get(task).inputs == "constituents":
+        chunks = ((x, t, np.zeros_like(t)) for x, t, _, _ in (calibration_examples(ev, n_constituents=n_constituents) for ev in events))
+    else:
+        chunks = (seed_examples(ev, task=task, n_points=n_points) for ev in events)
+    rng = np.random.default_rng(seed) if shuffle else None
+    return fixed_batches(chunks, batch_size=batch_size, rng=rng, buffer=8 * batch_size if shuffle else 0)
+
+
+def _check_model_task(name: str, task: str) -> None:
+    fits = tasks.get(task).networks
+    if name not in fits:
+        raise InputError(f"model {name!r} does not fit task {task!r}: expected model {' or '.join(fits)} for this task; "
+                         "fix the config's model.name or task")
+
+
+def _evaluate(predict, params, cfg, files, *, n_points, n_constituents) -> dict:
+    if tasks.get(cfg.task).inputs == "constituents":
+        return evaluate_calibration(predict, params, files, n_constituents=n_constituents)
+    return evaluate_tagger(predict, params, files, task=cfg.task, n_points=n_points, batch_size=cfg.training.batch_size)
+
+
+def held_out_summary(task: str, evaluation: dict) -> str:
+    """One line of an evaluation of :mod:`e2ejax.training.evaluation`."""
+    if tasks.get(task).objective == "regression":
+        u, c = evaluation["uncalibrated"], evaluation["calibrated"]
+        return (f"held-out ({evaluation['jets']} jets): response {u['response']:.3f} -> {c['response']:.3f}, "
+                f"resolution {u['resolution']:.4f} -> {c['resolution']:.4f}")
+    b = evaluation["best_baseline"]
+    return (f"held-out ({evaluation['seeds']} seeds): AUC {evaluation['auc']:.4f} vs baseline {b} "
+            f"{evaluation['baselines'][b]:.4f} (margin {evaluation['margin']:+.4f})")
+
+
+def _start_over(out: Path, say) -> None:
+    """``fresh``: remove the checkpoints and history of an earlier run in ``out`` (a new run
+    saving over them would otherwise stop at the first step number they share)."""
+    directory = out / "checkpoints"
+    (out / "history.json").unlink(missing_ok=True)
+    if not directory.is_dir():
+        return
+    steps = Checkpointer(directory).steps()
+    shutil.rmtree(directory)
+    if steps:
+        say(f"--fresh: removed the {len(steps)} checkpoint(s) (steps {', '.join(map(str, steps))}) in {directory}")
+
+
+def train(config_path, *, fresh: bool = False, progress: bool = True, command: str | None = None, say=print) -> RunResult:
+    """Train the model of a config (see :mod:`e2ejax.training.config`), resuming an earlier run of it.
+
+    Args:
+        config_path: the training YAML.
+        fresh: delete the checkpoints and history already in the output directory first.
+        progress: progress bars and one line per epoch.
+        command: the command line recorded in the model cards (default ``e2ejax train CONFIG``).
+        say: where progress lines go (``print``).
+
+    Raises:
+        InputError: a bad config, a network that does not fit the task, no validation files,
+            no labelled examples.
+    """
+    cfg = load_config(config_path)
+    _check_model_task(cfg.model.name, cfg.task)
+    task = tasks.get(cfg.task)
+    if not cfg.data.validation:
+        raise InputError("expected data.validation files in the config (early stopping and the best checkpoint use them)")
+    out = Path(cfg.output)
+    model = build(cfg.model.name, cfg.model.options, rngs=nnx.Rngs(cfg.training.seed))
+    n_points = model.config.n_points if takes_points(model) else None
+    n_constituents = getattr(model.config, "n_constituents", None)
+    common = dict(task=cfg.task, n_points=n_points, n_constituents=n_constituents, max_events=cfg.data.max_events,
+                  batch_size=cfg.training.batch_size)
+    n_train = sum(int(np.sum(b.weights)) for b in examples(cfg.data.train, seed=0, shuffle=False, **common))
+    if n_train == 0:
+        what = "jets matched to generator jets" if task.inputs == "constituents" else f"labelled {cfg.task} seeds"
+        raise InputError(f"no {what} in {list(cfg.data.train)}; check the files and the task")
+    steps_per_epoch = -(-n_train // cfg.training.batch_size)
+    tx = make_optimizer(cfg.optimizer, total_steps=steps_per_epoch * cfg.training.epochs)
+    steps = make_steps(model, tx, objective=task.objective, decorrelation=cfg.training.decorrelation)
+    state = steps.init()
+    if fresh:
+        _start_over(out, say)
+    ckpt = Checkpointer(out / "checkpoints", max_to_keep=cfg.training.keep_checkpoints)
+    start_epoch, history, spent, best_params = 0, [], 0.0, None
+    if not fresh and ckpt.latest_step() is not None:
+        abstract = jax.eval_shape(lambda: steps.init())._asdict()
+        restored, card = ckpt.restore(abstract, step="latest")
+        state = TrainState(restored["params"], restored["opt_state"], restored["step"])
+        history = card.get("history", [])
+        best_params = ckpt.restore_params(abstract["params"], step="best")[0] if history else None
+        spent = float(card.get("training_seconds", 0.0))
+        start_epoch = len(history)
+        say(f"resuming from step {int(state.step)} (epoch {start_epoch})")
+    command = command or f"e2ejax train {config_path}"
+    data_provenance = {split: [file_provenance(f) for f in getattr(cfg.data, split)] for split in ("train", "validation", "test")}
+    t0 = time.perf_counter()
+
+    def on_epoch_end(epoch, st, metrics, is_best):
+        history.append(metrics)
+        extra = {"history": history, "training_seconds": round(time.perf_counter() - t0 + spent, 1), "data": data_provenance}
+        if is_best and cfg.data.test:  # the held-out figures of these parameters go in their card
+            extra["evaluation"] = _evaluate(steps.predict, st.params, cfg, cfg.data.test, n_points=n_points, n_constituents=n_constituents)
+        save_state(ckpt, st, name=cfg.model.name, model=model, task=cfg.task, config=cfg.to_dict(),
+                   metrics={"val_loss": metrics["val_loss"], "train_loss": metrics["train_loss"]}, commands=[command],
+                   extra=extra)
+        (out / "history.json").write_text(json.dumps(history, indent=2))
+
+    state, best, _ = fit(
+        steps, state,
+        lambda epoch: examples(cfg.data.train, seed=cfg.training.seed * 1000 + epoch, shuffle=True, **common),
+        lambda: examples(cfg.data.validation, seed=0, shuffle=False, **common),
+        epochs=cfg.training.epochs, patience=cfg.training.patience, start_epoch=start_epoch,
+        on_epoch_end=on_epoch_end, progress=progress, history_before=list(history), best_params=best_params,
+    )
+    seconds = time.perf_counter() - t0 + spent
+    validation = _evaluate(steps.predict, best, cfg, cfg.data.validation, n_points=n_points, n_constituents=n_constituents)
+    evaluation = ckpt.card(step="best").get("evaluation") if cfg.data.test else None
+    return RunResult(cfg, n_train, seconds, validation, evaluation, out / "checkpoints")
