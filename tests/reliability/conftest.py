@@ -68,8 +68,15 @@ def jax_cache(tmp_path_factory):
 
 
 def child_env(cache=None, **extra) -> dict:
+    """The environment of a child process: the run's own compilation cache (the root conftest.py)
+    unless ``cache`` names another directory, or none at all with ``cache=False`` (a child that
+    must write no file but its output)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), TQDM_DISABLE="1")
-    if cache is not None:
+    if cache is False:
+        for key in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+                    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"):
+            env.pop(key, None)
+    elif cache is not None:
         env.update(JAX_COMPILATION_CACHE_DIR=str(cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
     env.update(extra)

@@ -96,7 +96,7 @@ def test_file_size_limit_gives_one_line_and_no_file(command, tmp_path):
     out = tmp_path / "out" / "result.root"
     out.parent.mkdir()
     proc = subprocess.run([sys.executable, "-c", LIMITED, "8000", *map(str, args), "-o", str(out)], cwd=tmp_path,
-                          env=child_env(), capture_output=True, text=True, timeout=300)
+                          env=child_env(cache=False), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     line = assert_one_line_error(proc, command, str(out), "file-size limit", "nothing was written")
     assert "File too large" in line
