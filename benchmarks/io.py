@@ -70,7 +70,8 @@ def write_synthetic(path: str, n_events: int, *, seed: int = 0, chunk: int = 100
 
 def child(path: str, step: str, release: bool, images: bool) -> dict:
     """Stream ``path`` and report events, seconds and peak RSS (run in a fresh process)."""
-    from e2ejax.io import iterate_events, sparse_to_dense
+    from e2ejax.inputs import sparse_to_dense
+    from e2ejax.io import iterate_events
 
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     step_size = int(step) if step.isdigit() else step

@@ -1,9 +1,12 @@
 """e2ejax: the CMS End-to-End deep-learning reconstruction as pure JAX.
 
-Subpackages: :mod:`e2ejax.geometry` (CMS grids), :mod:`e2ejax.ops` (images,
-upsampling, seeds, frames, graphs), :mod:`e2ejax.io` (ROOT I/O) and
-:mod:`e2ejax.sim` (Pythia8 fast simulation, extra ``sim``). ``e2ejax.Tagger.from_pretrained("egamma")``
-gives a ready tagger (:mod:`e2ejax.pipeline`).
+Packages, from the bottom up (docs/ARCHITECTURE.md): :mod:`e2ejax.tasks` (the task registry),
+:mod:`e2ejax.geometry` (CMS grids), :mod:`e2ejax.ops` (images, upsampling, seeds, frames,
+graphs), :mod:`e2ejax.nets` (Flax NNX networks), :mod:`e2ejax.io` (ROOT I/O),
+:mod:`e2ejax.inputs` (network inputs of each task), :mod:`e2ejax.store` (checkpoints, model
+cards), :mod:`e2ejax.training`, :mod:`e2ejax.inference`, :mod:`e2ejax.plotting` and
+:mod:`e2ejax.sim` (Pythia8 fast simulation, extra ``sim``).
+``e2ejax.Tagger.from_pretrained("egamma")`` gives a ready tagger (:mod:`e2ejax.inference`).
 """
 
 __version__ = "0.1.0"
@@ -15,7 +18,7 @@ __all__ = ["__version__", "geometry", "ops", "E2EJaxError", "InputError", "Missi
 
 
 def __getattr__(name):
-    # the tagger pulls in Flax and optax: import it on first use only
+    # the tagger pulls in Flax and ONNX Runtime: import it on first use only
     if name == "Tagger":
         from e2ejax.inference import Tagger
 

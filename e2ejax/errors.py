@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 __all__ = ["E2EJaxError", "InputError", "OutputError", "MissingDependencyError", "need_fields"]
 
 
@@ -28,8 +30,6 @@ def require(module: str, extra: str):
         >>> require("numpy", "test").__name__
         'numpy'
     """
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as exc:

@@ -11,11 +11,11 @@ import numpy as np
 
 from e2ejax.io import iterate_events
 from e2ejax.inference import Tagger
-from e2ejax.commands.tag import DATA
+from e2ejax import tasks
 
 tagger = Tagger.from_pretrained("egamma", backend="xla")
 score = tagger.score_fn()  # events -> scores [B, S]
-events = next(iter(iterate_events(str(DATA / "sim_egamma.root"), step_size=4)))
+events = next(iter(iterate_events(str(tasks.get("egamma").sample_path), step_size=4)))
 events = {k: np.asarray(v) for k, v in events.items()}
 
 

@@ -4,7 +4,7 @@ Jet observables come from the particle-flow constituents of each jet (``pf_*``
 with ``pf_jet``, docs/FORMAT.md); the e/gamma observable from the 32 x 32 ECAL
 frame the CNN sees. Each baseline has a fixed orientation (larger = more
 signal-like), chosen from the physics and kept in the task registry
-(:attr:`e2ejax.tasks.Task.baselines`); :func:`e2ejax.evaluation.evaluate_tagger` still
+(:attr:`e2ejax.tasks.Task.baselines`); :func:`e2ejax.training.evaluate_tagger` still
 credits each with its better orientation on the held-out sample, so a baseline whose
 physics sign is wrong in the simulation is not handicapped:
 

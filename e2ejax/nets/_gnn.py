@@ -10,7 +10,7 @@ from flax import nnx
 
 from e2ejax.nets._log_inputs import check_log_scale, log_compress
 from e2ejax.nets._spec import InputSpec
-from e2ejax.ops import knn, segment_mean
+from e2ejax.ops import Graph, build_graph, segment_mean
 
 __all__ = ["GNNConfig", "GNNTagger", "masked_pool"]
 
@@ -65,21 +65,22 @@ class _EdgeConv(nnx.Module):
         self.edge2 = nnx.Linear(c_out, c_out, rngs=rngs)
         self.skip = nnx.Linear(c_in, c_out, rngs=rngs)
 
-    def __call__(self, h, senders, receivers, edge_mask):
-        """``h [B, N, F]``, ``senders``/``receivers`` int32 ``[B, E]``, ``edge_mask [B, E]`` -> ``[B, N, F']``."""
+    def __call__(self, graph: Graph) -> Graph:
+        """A batched :class:`~e2ejax.ops.Graph` (nodes ``[B, N, F]``, edges ``[B, E]``) -> the same graph, nodes ``[B, N, F']``."""
+        h, senders, receivers = graph.nodes, graph.senders, graph.receivers
         hi = jnp.take_along_axis(h, receivers[..., None], axis=1)
         hj = jnp.take_along_axis(h, senders[..., None], axis=1)
         msg = self.edge2(jax.nn.relu(self.edge1(jnp.concatenate([hi, hj - hi], axis=-1))))
-        agg = segment_mean(msg, receivers, num_segments=h.shape[1], mask=edge_mask, method="onehot")
-        return jax.nn.relu(agg + self.skip(h))
+        agg = segment_mean(msg, receivers, num_segments=h.shape[1], mask=graph.edge_mask, method="onehot")
+        return graph._replace(nodes=jax.nn.relu(agg + self.skip(h)))
 
 
 class GNNTagger(nnx.Module):
     """``points [B, N, F]``, ``mask [B, N]`` (1.0 real, 0.0 padding) -> ``logits [B, n_outputs]``.
 
-    The kNN graph (``lax.top_k`` on masked distances in the coordinate
-    features), the message passing (gathers + masked segment means) and the
-    pooling all happen inside the call, so they are part of every compiled
+    The kNN graph (:func:`e2ejax.ops.build_graph`: ``lax.top_k`` on masked distances in
+    the coordinate features), the message passing (gathers + masked segment means) and
+    the pooling all happen inside the call, so they are part of every compiled
     and exported function. The batch axis stays a batch axis of every gather
     and scatter, so it may be dynamic (export) or sharded over devices.
     """
@@ -112,14 +113,8 @@ class GNNTagger(nnx.Module):
         return jnp.concatenate([h, log_compress(points[..., :-2], c.log_scale)], axis=-1)
 
     def __call__(self, points: jax.Array, mask: jax.Array) -> jax.Array:
-        N = points.shape[1]
-        k = self.config.k
-        neighbours, edge_ok = knn(points[..., -2:], mask > 0.5, k=k)  # [B, N, k]
-        senders = neighbours.reshape(neighbours.shape[0], N * k)
-        edge_mask = edge_ok.reshape(neighbours.shape[0], N * k)
-        receivers = jnp.zeros_like(senders) + jnp.repeat(jnp.arange(N, dtype=jnp.int32), k)[None, :]  # [B, N k]
-        h = self._node_features(points * mask[..., None])
+        graph = build_graph(self._node_features(points * mask[..., None]), mask > 0.5, k=self.config.k, coords=points[..., -2:])
         for layer in self.layers:
-            h = layer(h, senders, receivers, edge_mask)
-        pooled = masked_pool(h, mask)
+            graph = layer(graph)
+        pooled = masked_pool(graph.nodes, mask)
         return self.out(jax.nn.relu(self.mlp(pooled)))

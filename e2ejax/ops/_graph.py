@@ -151,11 +151,13 @@ def build_graph(nodes, node_mask, *, k: int, coords=None) -> Graph:
     coords = nodes[..., -2:] if coords is None else coords
     neighbours, edge_mask = knn(coords, node_mask, k=k)
     N = nodes.shape[-2]
-    receivers = jnp.broadcast_to(jnp.repeat(jnp.arange(N, dtype=jnp.int32), k), neighbours.shape[:-2] + (N * k,))
     lead = neighbours.shape[:-2]
+    senders = neighbours.reshape(lead + (N * k,))
+    # an add, not broadcast_to: the leading (batch) axes may be symbolic in an ONNX export
+    receivers = jnp.zeros_like(senders) + jnp.repeat(jnp.arange(N, dtype=jnp.int32), k)[(None,) * len(lead)]
     return Graph(
         nodes=nodes,
-        senders=neighbours.reshape(lead + (N * k,)),
+        senders=senders,
         receivers=receivers,
         node_mask=node_mask,
         edge_mask=edge_mask.reshape(lead + (N * k,)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from e2ejax import geometry
+from e2ejax.ops._hit_frames import hits_to_frames
 from e2ejax.ops._checks import (
     check_bool, check_float, check_int, check_positive_int, check_rank, check_shape2, shape_str, shapes_equal,
 )
@@ -106,8 +107,6 @@ def hits_window_argmax(rows, cols, values, hit_mask, centres, mask, *, shape, wi
         ...                    shape=(5, 6), window=3).tolist()
         [[[1, 5]]]
     """
-    from e2ejax.ops._hit_frames import hits_to_frames
-
     H, W = check_shape2("shape", shape)
     window = check_positive_int("window", window)
     if window % 2 == 0:

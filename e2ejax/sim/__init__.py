@@ -4,7 +4,7 @@ Modules: :mod:`~e2ejax.sim.generate` (Pythia processes and truth),
 :mod:`~e2ejax.sim.detector` (response; built on :mod:`~e2ejax.sim.propagate`,
 :mod:`~e2ejax.sim.material`, :mod:`~e2ejax.sim.calorimeter`, :mod:`~e2ejax.sim.tracker`),
 :mod:`~e2ejax.sim.jets` (anti-kT), :mod:`~e2ejax.sim.samples` (labels),
-:mod:`~e2ejax.sim.seeds`, :mod:`~e2ejax.sim.writer`, :mod:`~e2ejax.sim.run`.
+:mod:`~e2ejax.sim.seeds`, :mod:`~e2ejax.sim.run` (written through :class:`e2ejax.io.EventWriter`).
 Pythia and fastjet are imported only when events are generated or clustered.
 """
 

@@ -15,7 +15,7 @@ from e2ejax.errors import InputError
 from e2ejax.nets import spec_to_json
 
 __all__ = ["json_value", "model_section", "compare_model_sections", "leaf_record", "abstract_record", "tree_paths",
-           "clean_metrics"]
+           "clean_metrics", "structure_mismatch"]
 
 
 def model_section(name: str, model) -> dict:
@@ -123,3 +123,25 @@ def clean_metrics(metrics: Mapping) -> dict[str, float | None]:
     return out
 
 
+def structure_mismatch(saved: Mapping, wanted: Mapping) -> str:
+    """How two ``{path: {"shape", "dtype"}}`` records of array trees differ ("" when they match).
+
+    Examples:
+        >>> structure_mismatch({"a": {"shape": [2], "dtype": "float32"}}, {"a": {"shape": [3], "dtype": "float32"}})
+        'different shape or dtype: a (checkpoint [2] float32, abstract [3] float32)'
+    """
+    missing = sorted(set(wanted) - set(saved))
+    extra = sorted(set(saved) - set(wanted))
+    changed = [
+        f"{p} (checkpoint {saved[p]['shape']} {saved[p]['dtype']}, abstract {wanted[p]['shape']} {wanted[p]['dtype']})"
+        for p in sorted(set(saved) & set(wanted))
+        if saved[p]["shape"] != wanted[p]["shape"] or saved[p]["dtype"] != wanted[p]["dtype"]
+    ]
+    parts = []
+    if missing:
+        parts.append(f"not in the checkpoint: {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else ""))
+    if extra:
+        parts.append(f"in the checkpoint only: {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else ""))
+    if changed:
+        parts.append("different shape or dtype: " + ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else ""))
+    return "; ".join(parts)

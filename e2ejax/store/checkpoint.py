@@ -35,14 +35,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import math
 import os
 import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
-import jax
 import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
@@ -51,45 +49,22 @@ from orbax.checkpoint.path import atomicity
 import e2ejax
 from e2ejax.errors import InputError
 from e2ejax.io import write_json_atomic
-from e2ejax.store.cards import abstract_record, clean_metrics, compare_model_sections, json_value, leaf_record, tree_paths
+from e2ejax.store._orbax import first_line, quiet_orbax
+from e2ejax.store._restore import INTEGRITY_ITEM, STATE_ITEM, RestoreMixin
+from e2ejax.store.cards import clean_metrics, json_value, leaf_record, tree_paths
 
 __all__ = ["Checkpointer", "MODEL_CARD_FILE"]
 
 #: Name of the card of the best step, written in the checkpoint directory.
 MODEL_CARD_FILE = "model_card.json"
 
-_STATE, _CARD, _INTEGRITY = "state", "card", "integrity"
+_CARD = "card"
+_STATE, _INTEGRITY = STATE_ITEM, INTEGRITY_ITEM
 _MODEL_KEYS = ("name", "config", "input_spec")
 _FILLED_IN = ("e2ejax_version", "step", "metrics")
 
 
-def _one_device():
-    return jax.sharding.SingleDeviceSharding(jax.devices()[0])
-
-
-class _DropOrbaxRecords(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "orbax" not in record.pathname
-
-
-@contextlib.contextmanager
-def _quiet_orbax():
-    """Hold back orbax's own log lines while reading: a damaged checkpoint is reported once, by an InputError."""
-    logger, drop = logging.getLogger("absl"), _DropOrbaxRecords()
-    logger.addFilter(drop)
-    try:
-        yield
-    finally:
-        logger.removeFilter(drop)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0].split(" [tensorstore_spec=")[0] if text else ""
-    return f"{type(exc).__name__}: {line[:300]}"
-
-
-class Checkpointer:
+class Checkpointer(RestoreMixin):
     """Save and restore training state with a model card, keeping the last N and the best.
 
     Args:
@@ -164,11 +139,11 @@ class Checkpointer:
             _INTEGRITY: ocp.JsonCheckpointHandler(),
         }
         try:
-            with _quiet_orbax():
+            with quiet_orbax():
                 self._mgr = ocp.CheckpointManager(self.directory, options=options, item_handlers=handlers)
         except Exception as exc:
             raise InputError(
-                f"cannot open checkpoint directory {self.directory}: {_first_line(exc)}; "
+                f"cannot open checkpoint directory {self.directory}: {first_line(exc)}; "
                 "check that it holds e2ejax checkpoints (numbered step folders) and is readable"
             ) from exc
         return self._mgr
@@ -192,7 +167,7 @@ class Checkpointer:
         mgr = self._manager(create=False)
         if mgr is None:
             return []
-        with _quiet_orbax():
+        with quiet_orbax():
             mgr.reload()
             return sorted(int(s) for s in mgr.all_steps())
 
@@ -249,7 +224,7 @@ class Checkpointer:
     def _read_json_item(self, step: int, item: str) -> dict:
         path = self._step_dir(step) / item / "metadata"
         try:
-            with _quiet_orbax():
+            with quiet_orbax():
                 restored = self._mgr.restore(step, args=ocp.args.Composite(**{item: ocp.args.JsonRestore()}))
         except json.JSONDecodeError as exc:
             raise InputError(
@@ -258,7 +233,7 @@ class Checkpointer:
             ) from exc
         except Exception as exc:
             raise InputError(
-                f"cannot read the {item} of step {step} in {self.directory} ({_first_line(exc)}); the checkpoint is "
+                f"cannot read the {item} of step {step} in {self.directory} ({first_line(exc)}); the checkpoint is "
                 f"corrupt or incomplete: restore another step ({self.steps()}) or re-save it"
             ) from exc
         value = restored[item]
@@ -373,124 +348,3 @@ class Checkpointer:
             with contextlib.suppress(OSError):
                 stale.unlink()
         write_json_atomic(self.directory / MODEL_CARD_FILE, summary)
-
-    # -- restore -------------------------------------------------------------------------
-
-    def restore(self, abstract_state, *, step=None, expected_model: Mapping | None = None):
-        """Restore a step into the structure of ``abstract_state``.
-
-        Args:
-            abstract_state: the pytree saved, with ``jax.ShapeDtypeStruct`` (from
-                ``nnx.eval_shape`` / ``jax.eval_shape``) or concrete arrays as
-                leaves; it fixes the tree structure (so integer ``nnx.List`` keys
-                stay integers), shapes, dtypes and shardings of the result.
-            step: an int, ``"latest"`` / None (default), or ``"best"``.
-            expected_model: if given, the ``model`` section (name, config,
-                input_spec) the checkpoint must carry; checked before any array is
-                read.
-
-        Returns:
-            ``(state, card)``: the restored pytree (jax arrays where the abstract
-            leaf was a ShapeDtypeStruct or jax array, numpy where it was numpy) and
-            the step's model card dict.
-
-        Raises:
-            InputError: missing or empty directory, unknown step, a card that is not
-                valid JSON, a model section that differs from ``expected_model``
-                (listing the differing keys), an abstract state whose paths, shapes
-                or dtypes differ from the saved ones, or a corrupt / truncated step
-                (unreadable file or checksum mismatch).
-        """
-        step = self._resolve(step)
-        card = self._read_card(step)
-        self._check_model(step, card, expected_model)
-        saved = self._read_json_item(step, _INTEGRITY).get("leaves", {})
-        wanted = {p: abstract_record(leaf) for p, leaf in tree_paths(abstract_state)}
-        self._check_structure(step, saved, wanted)
-        state = self._restore_arrays(step, ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(abstract_state)}))
-        self._check_checksums(step, saved, state)
-        return state, card
-
-    def restore_params(self, abstract_params, *, step=None, expected_model: Mapping | None = None):
-        """Restore the ``params`` entry of a saved training state alone (no optimiser state is read or built).
-
-        Args:
-            abstract_params: the parameter pytree (``jax.ShapeDtypeStruct`` leaves, e.g.
-                ``nnx.state(nnx.eval_shape(...), nnx.Param)``).
-            step, expected_model: as for :meth:`restore`.
-
-        Returns:
-            ``(params, card)``.
-
-        Raises:
-            InputError: as :meth:`restore`, for the parameter arrays.
-        """
-        step = self._resolve(step)
-        card = self._read_card(step)
-        self._check_model(step, card, expected_model)
-        saved = self._read_json_item(step, _INTEGRITY).get("leaves", {})
-        target = {"params": abstract_params}
-        wanted = {p: abstract_record(leaf) for p, leaf in tree_paths(target)}
-        self._check_structure(step, {p: r for p, r in saved.items() if p.startswith("['params']")}, wanted)
-        args = ocp.args.Composite(**{_STATE: ocp.args.PyTreeRestore(
-            item=target, restore_args=jax.tree.map(lambda _: ocp.ArrayRestoreArgs(sharding=_one_device()), target), partial_restore=True)})
-        state = self._restore_arrays(step, args, reader=True)
-        self._check_checksums(step, saved, state)
-        return state["params"], card
-
-    def _check_model(self, step: int, card: Mapping, expected_model: Mapping | None) -> None:
-        if expected_model is None:
-            return
-        diff = compare_model_sections(card["model"], expected_model)
-        if diff:
-            raise InputError(
-                f"the checkpoint {self._step_dir(step)} is for a different model; differing keys: "
-                + "; ".join(diff)
-                + ". Build the model from the checkpoint's card (Checkpointer.card()) or pick the matching checkpoint"
-            )
-
-    def _restore_arrays(self, step: int, args, *, reader: bool = False):
-        """The state item of ``step``; ``reader``: through a read-only manager whose handler restores subtrees."""
-        try:
-            with _quiet_orbax():
-                mgr = self._mgr
-                if reader:
-                    mgr = ocp.CheckpointManager(self.directory, options=ocp.CheckpointManagerOptions(read_only=True, create=False),
-                                                item_handlers={_STATE: ocp.PyTreeCheckpointHandler()})
-                restored = mgr.restore(step, args=args)
-        except Exception as exc:
-            raise InputError(
-                f"step {step} in {self.directory} is corrupt or incomplete ({_first_line(exc)}); "
-                f"restore another step ({self.steps()}) or re-save it"
-            ) from exc
-        return restored[_STATE]
-
-    def _check_checksums(self, step: int, saved: Mapping, state) -> None:
-        bad = [p for p, leaf in tree_paths(state) if saved[p].get("sha256") not in (None, leaf_record(leaf).get("sha256"))]
-        if bad:
-            raise InputError(
-                f"step {step} in {self.directory} is corrupt: the data of {len(bad)} array(s) does not match the "
-                f"checksum saved with it (first: {bad[0]}); restore another step ({self.steps()}) or re-save it"
-            )
-
-    def _check_structure(self, step: int, saved: Mapping, wanted: Mapping) -> None:
-        missing = sorted(set(wanted) - set(saved))
-        extra = sorted(set(saved) - set(wanted))
-        changed = [
-            f"{p} (checkpoint {saved[p]['shape']} {saved[p]['dtype']}, abstract {wanted[p]['shape']} {wanted[p]['dtype']})"
-            for p in sorted(set(saved) & set(wanted))
-            if saved[p]["shape"] != wanted[p]["shape"] or saved[p]["dtype"] != wanted[p]["dtype"]
-        ]
-        if missing or extra or changed:
-            parts = []
-            if missing:
-                parts.append(f"not in the checkpoint: {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else ""))
-            if extra:
-                parts.append(f"in the checkpoint only: {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else ""))
-            if changed:
-                parts.append("different shape or dtype: " + ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else ""))
-            raise InputError(
-                f"the abstract state does not match step {step} in {self.directory}: " + "; ".join(parts)
-                + ". Build the abstract state from the same model config and tree layout as at save time "
-                "(e.g. nnx.eval_shape of the model described by the checkpoint's card)"
-            )

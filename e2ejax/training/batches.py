@@ -30,7 +30,7 @@ def seed_examples(events: Mapping, *, task: str, n_points: int | None = None):
     """Inputs and labels of the labelled seeds of one batch of events.
 
     Args:
-        events: padded event fields (see :mod:`e2ejax.features`) including the
+        events: padded event fields (see :mod:`e2ejax.inputs.images`) including the
             labels ``jet_label`` (or ``eg_label``) int ``[B, S]`` and, for jets, ``jet_mass``.
         task: ``qg``, ``top``, ``tau`` or ``egamma``.
         n_points: GNN point-cloud size; None gives frames.

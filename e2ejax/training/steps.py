@@ -16,6 +16,7 @@ import numpy as np
 import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from tqdm.auto import tqdm
 
 from e2ejax.nets import make_apply, predict_from
 from e2ejax.training.losses import mass_decorrelation_kl, weighted_bce, weighted_mse
@@ -80,7 +81,7 @@ def make_steps(
         tx: optax optimiser.
         objective: ``"classification"`` (sigmoid BCE on logits, ``predict`` returns
             sigmoid scores) or ``"regression"`` (MSE, ``predict`` returns the output).
-        decorrelation: weight of :func:`e2ejax.losses.mass_decorrelation_kl` (0 disables).
+        decorrelation: weight of :func:`e2ejax.training.losses.mass_decorrelation_kl` (0 disables).
         mass_edges: static mass bins for the decorrelation term.
         mesh: optional 1-D device mesh; batches are sharded over its axis and
             parameters replicated (data parallelism), same numbers as one device.
@@ -176,8 +177,6 @@ def fit(
     Returns:
         ``(state, best_params, history)``; ``history`` is a list of per-epoch metric dicts.
     """
-    from tqdm.auto import tqdm
-
     scores = [h.get("val_loss", h["train_loss"]) for h in history_before]
     best = min(scores, default=float("inf"))
     stale = len(scores) - 1 - scores.index(best) if scores else 0
