@@ -14,8 +14,12 @@ from e2ejax.store import CHECKPOINTS, shipped_models
 
 SHIPPED = shipped_models()
 
+# one pytest-xdist worker runs this file: its module fixtures start one fresh process each
+pytestmark = pytest.mark.xdist_group("shipped")
+
 SHIPPED_NOW = sorted(n for n in SHIPPED if (CHECKPOINTS / n).is_dir())
 
+#: one fresh process checks every model given as NAME=PATH pairs (one import of JAX and the runtime for all)
 FRESH = textwrap.dedent(
     """
     import json, sys
@@ -23,17 +27,35 @@ FRESH = textwrap.dedent(
     from e2ejax.inference import onnx_session, random_inputs
     from e2ejax.store import load_model
     from e2ejax.nets import make_predict
-    model, card, _ = load_model(sys.argv[1])
-    predict, params = make_predict(model, objective="regression" if card["task"] == "jetcalib" else "classification")
-    session = onnx_session(sys.argv[2], threads=1)
-    diffs = {}
-    for b in (1, 2, 7, 64):
-        x = random_inputs(model, b, seed=b)
-        got = session.run(["scores"], {s.name: a for s, a in zip(model.input_spec, x)})[0]
-        diffs[b] = float(np.max(np.abs(got - np.asarray(predict(params, *x)))))
-    print(json.dumps(diffs))
+    out = {}
+    for pair in sys.argv[1:]:
+        name, path = pair.split("=", 1)
+        model, card, _ = load_model(name)
+        predict, params = make_predict(model, objective="regression" if card["task"] == "jetcalib" else "classification")
+        session = onnx_session(path, threads=1)
+        diffs = {}
+        for b in (1, 2, 7, 64):
+            x = random_inputs(model, b, seed=b)
+            got = session.run(["scores"], {s.name: a for s, a in zip(model.input_spec, x)})[0]
+            diffs[b] = float(np.max(np.abs(got - np.asarray(predict(params, *x)))))
+        out[name] = diffs
+    print(json.dumps(out))
     """
 )
+
+
+def _fresh_process(script: str, pairs: dict) -> dict:
+    """``script`` run once in a fresh interpreter over ``{name: path}``: ``{name: {batch: max |diff|}}``."""
+    out = subprocess.run([sys.executable, "-c", script, *(f"{n}={p}" for n, p in pairs.items())], capture_output=True,
+                         text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def onnx_parity():
+    """ONNX Runtime vs JAX on every shipped model, in one fresh process."""
+    return _fresh_process(FRESH, {n: CHECKPOINTS / n / "model.onnx" for n in SHIPPED_NOW})
 
 
 def test_at_least_one_model_is_shipped():
@@ -41,12 +63,9 @@ def test_at_least_one_model_is_shipped():
 
 
 @pytest.mark.parametrize("name", SHIPPED_NOW)
-def test_shipped_onnx_parity_fresh_process(name):
-    onnx_path = CHECKPOINTS / name / "model.onnx"
-    assert onnx_path.exists()
-    out = subprocess.run([sys.executable, "-c", FRESH, name, str(onnx_path)], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    diffs = json.loads(out.stdout.strip().splitlines()[-1])
+def test_shipped_onnx_parity_fresh_process(name, onnx_parity):
+    assert (CHECKPOINTS / name / "model.onnx").exists()
+    diffs = onnx_parity[name]
     assert set(diffs) == {"1", "2", "7", "64"}
     assert max(diffs.values()) <= 1e-5, diffs
     card = json.loads((CHECKPOINTS / name / "model_card.json").read_text())
@@ -71,30 +90,45 @@ FRESH_TF = textwrap.dedent(
     from e2ejax.inference import random_inputs
     from e2ejax.store import load_model
     from e2ejax.nets import make_predict
-    model, card, _ = load_model(sys.argv[1])
-    predict, params = make_predict(model, objective="regression" if card["task"] == "jetcalib" else "classification")
-    serve = tf.saved_model.load(sys.argv[2]).signatures["serving_default"]
-    diffs = {}
-    for b in (1, 2, 7, 64):
-        x = random_inputs(model, b, seed=b)
-        got = serve(**{s.name: tf.constant(a) for s, a in zip(model.input_spec, x)})["scores"].numpy()
-        diffs[b] = float(np.max(np.abs(got - np.asarray(predict(params, *x)))))
-    print(json.dumps(diffs))
+    out = {}
+    for pair in sys.argv[1:]:
+        name, path = pair.split("=", 1)
+        model, card, _ = load_model(name)
+        predict, params = make_predict(model, objective="regression" if card["task"] == "jetcalib" else "classification")
+        serve = tf.saved_model.load(path).signatures["serving_default"]
+        diffs = {}
+        for b in (1, 2, 7, 64):
+            x = random_inputs(model, b, seed=b)
+            got = serve(**{s.name: tf.constant(a) for s, a in zip(model.input_spec, x)})["scores"].numpy()
+            diffs[b] = float(np.max(np.abs(got - np.asarray(predict(params, *x)))))
+        out[name] = diffs
+    print(json.dumps(out))
     """
 )
 
+SAVED_MODEL_NAMES = [n for n in SHIPPED_NOW if n != "tau"]
 
-@pytest.mark.parametrize("name", [n for n in SHIPPED_NOW if n != "tau"])
-def test_shipped_saved_model_parity_fresh_process(name, tmp_path):
+
+@pytest.fixture(scope="module")
+def saved_model_parity(tmp_path_factory):
+    """Every shipped model but the GNN exported as a TF SavedModel here, checked against JAX in one fresh process."""
     pytest.importorskip("tensorflow", reason="TF SavedModel export needs the 'tf' extra")
     from e2ejax.inference import to_saved_model
     from e2ejax.store import load_model
 
-    model, card, _ = load_model(name)
-    directory = to_saved_model(model, tmp_path / name, objective="regression" if card["task"] == "jetcalib" else "classification")
-    out = subprocess.run([sys.executable, "-c", FRESH_TF, name, str(directory)], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    diffs = json.loads(out.stdout.strip().splitlines()[-1])
+    root = tmp_path_factory.mktemp("savedmodels")
+    directories = {}
+    for name in SAVED_MODEL_NAMES:
+        model, card, _ = load_model(name)
+        objective = "regression" if card["task"] == "jetcalib" else "classification"
+        directories[name] = to_saved_model(model, root / name, objective=objective)
+    return _fresh_process(FRESH_TF, directories)
+
+
+@pytest.mark.parametrize("name", SAVED_MODEL_NAMES)
+def test_shipped_saved_model_parity_fresh_process(name, saved_model_parity):
+    diffs = saved_model_parity[name]
+    assert set(diffs) == {"1", "2", "7", "64"}
     assert max(diffs.values()) <= 1e-5, diffs
 
 

@@ -8,6 +8,13 @@ pytest.importorskip("pythia8mc")
 pytest.importorskip("fastjet")
 
 
+def pytest_collection_modifyitems(items):
+    """The simulation tests share one pytest-xdist worker, so the session's sample is simulated once."""
+    for item in items:
+        if "tests/sim/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.xdist_group("sim"))
+
+
 @pytest.fixture(scope="session")
 def qg_file(tmp_path_factory):
     """A 12-event qg file (seed 7, one worker, chunks of 4 events)."""
