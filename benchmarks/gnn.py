@@ -1,31 +1,34 @@
 """GNN training step: e2ejax (jitted, padded graphs) vs the same architecture in PyTorch Geometric.
 
-Run: ``pip install torch==2.13.0 torch-geometric`` then ``python benchmarks/gnn.py``.
-Both sides get the same point clouds (batch of B graphs, N padded points, F features),
+Run: ``pip install '.[bench]'`` (PyTorch and PyTorch Geometric) then ``python benchmarks/gnn.py``
+(quickest: ``--batches 32``). Both sides get the same point clouds (batch of B graphs, N padded points, F features),
 build a kNN graph (k neighbours in the last two features) inside the step, run the
 same EdgeConv layers (mean aggregation, skip connection), mean+max pooling and an
 MLP head, and take one Adam step on the binary cross-entropy. PyG works on the real
 nodes only (its ragged layout); e2ejax on the padded batch with masks.
+
+Each row gives both the same threads: PyTorch through ``torch.set_num_threads`` and XLA in a
+child process pinned to that many cores (``sched_setaffinity``) with, for one thread, XLA's
+multi-threaded Eigen off and one intra-op thread (``XLA_FLAGS`` is read when JAX starts, so
+each thread count needs its own process). Without PyTorch the table has the e2ejax columns only.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import nnx
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _timing import best_time, table  # noqa: E402
 
-from e2ejax import nets  # noqa: E402
-from e2ejax.training import Batch, make_steps  # noqa: E402
+F, HIDDEN, HEAD = 7, (32, 32, 64), 64
+ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
 def make_data(B, N, F, rng):
@@ -100,51 +103,87 @@ def torch_step_factory(F, hidden, head, k, threads):
     return step
 
 
+def xla_step_seconds(B, n_points, k, seed):
+    """Best seconds per e2ejax GNN training step on this process's cores (JAX imported here)."""
+    import jax.numpy as jnp
+    import optax
+    from flax import nnx
+
+    from e2ejax import nets
+    from e2ejax.training import Batch, make_steps
+
+    points, mask, labels = make_data(B, n_points, F, np.random.default_rng(seed))
+    model = nets.build("gnn", {"n_points": n_points, "n_features": F, "k": k, "hidden": list(HIDDEN), "head": HEAD}, rngs=nnx.Rngs(0))
+    steps = make_steps(model, optax.adam(1e-3))
+    state = [steps.init()]
+    batch = Batch((jnp.asarray(points), jnp.asarray(mask)), jnp.asarray(labels), jnp.ones(B), jnp.zeros(B))
+
+    def step():
+        state[0], metrics = steps.train_step(state[0], batch)
+        return metrics["loss"]
+
+    return best_time(step, repeat=5, number=5)
+
+
+def xla_in_child(threads, B, n_points, k, seed):
+    """:func:`xla_step_seconds` in a fresh process limited to ``threads`` cores (see the module docstring)."""
+    env = dict(os.environ, XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " " + ONE_THREAD_XLA).strip()) if threads == 1 else dict(os.environ)
+    code = (f"import os, sys; os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:{threads}])); "
+            f"sys.argv = ['gnn.py']; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); import gnn, json; "
+            f"print(json.dumps(gnn.xla_step_seconds({B}, {n_points}, {k}, {seed})))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def torch_step_seconds(threads, B, n_points, k, seed):
+    """Best seconds per PyG training step with ``threads`` PyTorch threads on the same data."""
+    import torch
+
+    points, mask, labels = make_data(B, n_points, F, np.random.default_rng(seed))
+    real = mask.reshape(-1) > 0
+    x = torch.from_numpy(points.reshape(-1, F)[real])
+    graph = torch.from_numpy(np.repeat(np.arange(B), n_points)[real])
+    y = torch.from_numpy(labels)
+    pos_padded = torch.from_numpy(points[..., -2:].copy())
+    n_real = torch.from_numpy(mask.sum(1).astype(np.int64))
+    tstep = torch_step_factory(F, HIDDEN, HEAD, k, threads)
+    tstep(x, pos_padded, n_real, graph, y, B)
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(5):
+            tstep(x, pos_padded, n_real, graph, y, B)
+        best = min(best, (time.perf_counter() - t0) / 5)
+    return best
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--points", type=int, default=64)
     parser.add_argument("--k", type=int, default=8)
     args = parser.parse_args(argv)
-    import torch
-
-    F, hidden, head = 7, (32, 32, 64), 64
-    rng = np.random.default_rng(0)
+    try:
+        import torch
+    except ImportError:
+        torch = None
+        print("PyTorch / PyG not installed (pip install '.[bench]'): e2ejax columns only")
+    cores = len(os.sched_getaffinity(0))
     rows = []
     for B in args.batches:
-        points, mask, labels = make_data(B, args.points, F, rng)
-        model = nets.build("gnn", {"n_points": args.points, "n_features": F, "k": args.k, "hidden": list(hidden), "head": head}, rngs=nnx.Rngs(0))
-        steps = make_steps(model, optax.adam(1e-3))
-        state = [steps.init()]
-        batch = Batch((jnp.asarray(points), jnp.asarray(mask)), jnp.asarray(labels), jnp.ones(B), jnp.zeros(B))
-
-        def jax_step():
-            state[0], metrics = steps.train_step(state[0], batch)
-            return metrics["loss"]
-
-        t_jax = best_time(jax_step, repeat=5, number=5)
-        real = mask.reshape(-1) > 0
-        x = torch.from_numpy(points.reshape(-1, F)[real])
-        graph = torch.from_numpy(np.repeat(np.arange(B), args.points)[real])
-        y = torch.from_numpy(labels)
-        pos_padded = torch.from_numpy(points[..., -2:].copy())
-        n_real = torch.from_numpy(mask.sum(1).astype(np.int64))
-        for threads in (1, 2):
-            tstep = torch_step_factory(F, hidden, head, args.k, threads)
-            tstep(x, pos_padded, n_real, graph, y, B)
-            best = float("inf")
-            for _ in range(5):
-                t0 = time.perf_counter()
-                for _ in range(5):
-                    tstep(x, pos_padded, n_real, graph, y, B)
-                best = min(best, (time.perf_counter() - t0) / 5)
-            rows.append({
-                "graphs/batch": B, "torch threads": threads,
-                "e2ejax ms/step": f"{t_jax * 1e3:.1f}", "PyG ms/step": f"{best * 1e3:.1f}",
-                "PyG / e2ejax": f"{best / t_jax:.2f}",
-                "real nodes": int(real.sum()),
-            })
-    print(f"jax {jax.__version__}, torch {torch.__version__}; N={args.points} padded points, k={args.k}, widths {hidden}")
+        for threads in sorted({1, cores}):
+            t_jax = xla_in_child(threads, B, args.points, args.k, seed=B)
+            row = {"graphs/batch": B, "threads": threads, "e2ejax ms/step": f"{t_jax * 1e3:.1f}"}
+            if torch is not None:
+                t_torch = torch_step_seconds(threads, B, args.points, args.k, seed=B)
+                row.update({"PyG ms/step": f"{t_torch * 1e3:.1f}", "PyG / e2ejax": f"{t_torch / t_jax:.2f}"})
+            points, mask, _ = make_data(B, args.points, F, np.random.default_rng(B))
+            row["real nodes"] = int(mask.sum())
+            rows.append(row)
+    versions = f"torch {torch.__version__}; " if torch is not None else ""
+    print(f"{versions}N={args.points} padded points, k={args.k}, widths {HIDDEN}, {cores} cores")
     print(table(rows, list(rows[0])))
 
 

@@ -1,7 +1,9 @@
 """The table of shipped models from their model cards: held-out metric vs the one-variable baseline.
 
 Run: ``python benchmarks/model_cards.py [--markdown]``. Every figure is read from
-``checkpoints/<name>/model_card.json`` (written by ``e2ejax train``); nothing is recomputed.
+``checkpoints/<name>/model_card.json`` (written by ``e2ejax train``). Each AUC carries its
+Hanley-McNeil standard error and each margin its size in standard errors: from the card's
+``auc_error`` / ``margin_sigma`` where it stores them, else computed from its seed counts.
 """
 
 from __future__ import annotations
@@ -14,9 +16,22 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from _timing import table  # noqa: E402
 
+from e2ejax.metrics import auc_difference_error, auc_standard_error  # noqa: E402
 from e2ejax.store import CHECKPOINTS, shipped_models  # noqa: E402
 
 COLUMNS = ["model", "network", "held-out sample", "metric", "best one-variable baseline", "margin", "train examples", "training s"]
+
+
+def auc_cells(ev: dict) -> dict:
+    """The metric, baseline and margin cells of a tagger's card evaluation, with their standard errors."""
+    b = ev["best_baseline"]
+    n_signal, n_background = ev["signal"], ev["seeds"] - ev["signal"]
+    error = ev.get("auc_error", auc_standard_error(ev["auc"], n_signal, n_background))
+    baseline_error = ev.get("baseline_errors", {}).get(b, auc_standard_error(ev["baselines"][b], n_signal, n_background))
+    sigma = ev.get("margin_sigma", ev["margin"] / auc_difference_error(ev["auc"], ev["baselines"][b], n_signal, n_background))
+    return {"metric": f"AUC {ev['auc']:.3f} ± {error:.3f} ({ev['seeds']} seeds)",
+            "best one-variable baseline": f"{b} {ev['baselines'][b]:.3f} ± {baseline_error:.3f}",
+            "margin": f"{ev['margin']:+.3f} ({sigma:+.1f} σ)"}
 
 
 def rows() -> list[dict]:
@@ -31,9 +46,7 @@ def rows() -> list[dict]:
         row["held-out sample"] = ", ".join(os.path.basename(f) for f in ev.get("files", []))
         row["train examples"] = str(sum(f.get("events", 0) for f in card.get("data", {}).get("train", []))) + " events"
         if "auc" in ev:
-            b = ev["best_baseline"]
-            row.update(metric=f"AUC {ev['auc']:.3f} ({ev['seeds']} seeds)", margin=f"{ev['margin']:+.3f}")
-            row["best one-variable baseline"] = f"{b} {ev['baselines'][b]:.3f}"
+            row.update(auc_cells(ev))
         elif "calibrated" in ev:
             u, c = ev["uncalibrated"], ev["calibrated"]
             row["metric"] = f"resolution {c['resolution']:.4f}, response {c['response']:.3f} ({ev['jets']} jets)"

@@ -61,23 +61,6 @@ def numpy_per_seed(images, seeds, height, width):
     return out
 
 
-def recoe2e_pixel_loop(images, seeds, height, width, n_seeds):
-    """The RecoE2E FrameCropping loop (pixel by pixel) in Python, on the first ``n_seeds`` seeds."""
-    B, H, W, C = images.shape
-    out = np.zeros((n_seeds, height, width, C), images.dtype)
-    oh, ow = frame_offset(height), frame_offset(width)
-    flat = seeds.reshape(-1, 2)
-    for k in range(n_seeds):
-        b = k // seeds.shape[1]
-        for i in range(height):
-            r = flat[k, 0] - oh + i
-            if r < 0 or r >= H:
-                continue
-            for j in range(width):
-                out[k, i, j] = images[b, r, (flat[k, 1] - ow + j) % W]
-    return out
-
-
 def _frame_pixels(seeds, shape, height, width):
     """Flat ``(event, row, col)`` index of every frame pixel, ``[B, S, height, width]``
     (rows outside the image clipped: only the reads matter here)."""
@@ -102,8 +85,6 @@ def bench_frames(B, S, height, width, C, rng, c_cut=None):
     flat_images, pixel_index = images.reshape(-1, C), _frame_pixels(seeds, (280, 360), height, width)
     xla_copy = jax.jit(lambda x: -x)  # one XLA pass writing a fresh buffer of the frames' size
     t_np = best_time(lambda: numpy_per_seed(images, seeds, height, width), repeat=3)
-    n_loop = 2
-    t_loop = best_time(lambda: recoe2e_pixel_loop(images, seeds, height, width, n_loop), repeat=3) * (B * S / n_loop)
     # the machine may be shared: interleave the fast candidates and keep the best of each
     timed = {
         "jax": lambda: fn(j_images, j_seeds),
@@ -144,7 +125,6 @@ def bench_frames(B, S, height, width, C, rng, c_cut=None):
         "jax/np gather": f"{best['gather'] / t_jax:.2f}",
         "x copy images": f"{best['images'] / t_jax:.1f}",
         "x per-seed numpy": f"{t_np / t_jax:.1f}",
-        "x pixel loop": f"{t_loop / t_jax:.0f}",
         "frames/s": f"{B * S / t_jax:.0f}",
     }
 

@@ -2,7 +2,7 @@
 
 For the qg sample: mean constituent multiplicity and girth of quark and gluon jets
 and their ratios; for egamma: photon conversion rate and electron-track match rate;
-for every sample: the ROC AUC of a one-variable baseline. With ``--throughput N``
+for every sample: the ROC AUC of a one-variable baseline (± its Hanley-McNeil standard error). With ``--throughput N``
 it also measures generation speed per core: ``N`` events per sample on one worker,
 after a warm-up run, so start-up costs are excluded.
 
@@ -24,6 +24,7 @@ import uproot
 from sklearn.metrics import roc_auc_score
 
 from e2ejax import geometry
+from e2ejax.metrics import auc_standard_error
 from e2ejax.sim.material import conversion_probability
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "e2ejax" / "data"
@@ -62,10 +63,11 @@ def jet_table(ev) -> dict:
     }
 
 
-def auc(signal, background) -> float:
-    """ROC AUC of a score (larger = more signal-like)."""
+def auc(signal, background) -> str:
+    """ROC AUC of a score (larger = more signal-like) with its Hanley-McNeil standard error, as ``"A ± E"``."""
     y = np.r_[np.ones(len(signal)), np.zeros(len(background))]
-    return float(roc_auc_score(y, np.r_[signal, background]))
+    a = float(roc_auc_score(y, np.r_[signal, background]))
+    return f"{a:.3f} ± {auc_standard_error(a, len(signal), len(background)):.3f}"
 
 
 def qg_figures(ev):
@@ -75,7 +77,7 @@ def qg_figures(ev):
     for key in ("n", "n_charged", "girth"):
         mq, mg = t[key][q].mean(), t[key][g].mean()
         out[f"mean {key}: quark / gluon (ratio g/q)"] = f"{mq:.3f} / {mg:.3f} ({mg / mq:.2f})"
-        out[f"AUC gluon vs quark, {key}"] = f"{auc(t[key][g], t[key][q]):.3f}"
+        out[f"AUC gluon vs quark, {key}"] = auc(t[key][g], t[key][q])
     return out
 
 
@@ -116,9 +118,9 @@ def egamma_figures(ev):
         "electron-track match rate (dR < 0.05, pT > 0.2 pT_e)": f"{matched[e].mean():.3f}",
         "photon with such a track (conversions)": f"{matched[g].mean():.3f}",
         "mean phi width (crystals) electron / photon": f"{width[e].mean():.2f} / {width[g].mean():.2f}",
-        "AUC electron vs photon, phi width": f"{auc(width[e], width[g]):.3f}",
-        "AUC electron vs unconverted photon, phi width": f"{auc(width[e], width[unconverted]):.3f}",
-        "AUC electron vs photon, matched track": f"{auc(matched[e].astype(float), matched[g].astype(float)):.3f}",
+        "AUC electron vs photon, phi width": auc(width[e], width[g]),
+        "AUC electron vs unconverted photon, phi width": auc(width[e], width[unconverted]),
+        "AUC electron vs photon, matched track": auc(matched[e].astype(float), matched[g].astype(float)),
     }
 
 
@@ -128,15 +130,15 @@ def tagging_figures(ev, name):
     out = {"jets signal / background / unknown": f"{s.sum()} / {b.sum()} / {(t['label'] == -1).sum()}"}
     out["mean mass signal / background"] = f"{t['mass'][s].mean():.1f} / {t['mass'][b].mean():.1f}"
     if name == "top":
-        out["AUC top vs QCD, jet mass"] = f"{auc(t['mass'][s], t['mass'][b]):.3f}"
+        out["AUC top vs QCD, jet mass"] = auc(t["mass"][s], t["mass"][b])
         window = np.abs(t["mass"] - 172.5)
-        out["AUC top vs QCD, -|m - 172.5|"] = f"{auc(-window[s], -window[b]):.3f}"
+        out["AUC top vs QCD, -|m - 172.5|"] = auc(-window[s], -window[b])
     else:
-        out["AUC tau vs QCD, -jet mass"] = f"{auc(-t['mass'][s], -t['mass'][b]):.3f}"
+        out["AUC tau vs QCD, -jet mass"] = auc(-t["mass"][s], -t["mass"][b])
         out["mean charged multiplicity signal / background"] = (
             f"{t['n_charged'][s].mean():.2f} / {t['n_charged'][b].mean():.2f}")
-        out["AUC tau vs QCD, -charged multiplicity"] = f"{auc(-t['n_charged'][s], -t['n_charged'][b]):.3f}"
-        out["AUC tau vs QCD, -girth"] = f"{auc(-t['girth'][s], -t['girth'][b]):.3f}"
+        out["AUC tau vs QCD, -charged multiplicity"] = auc(-t["n_charged"][s], -t["n_charged"][b])
+        out["AUC tau vs QCD, -girth"] = auc(-t["girth"][s], -t["girth"][b])
     return out
 
 

@@ -11,16 +11,21 @@ cards), :mod:`e2ejax.training`, :mod:`e2ejax.inference`, :mod:`e2ejax.plotting` 
 
 __version__ = "0.1.0"
 
-from e2ejax import geometry, ops
 from e2ejax.errors import E2EJaxError, InputError, MissingDependencyError
 
 __all__ = ["__version__", "geometry", "ops", "E2EJaxError", "InputError", "MissingDependencyError", "Tagger"]
 
 
 def __getattr__(name):
-    # the tagger pulls in Flax and ONNX Runtime: import it on first use only
-    if name == "Tagger":
-        from e2ejax.inference import Tagger
-
-        return Tagger
-    raise AttributeError(f"module 'e2ejax' has no attribute {name!r}")
+    # imported on first use: each pulls in JAX (the tagger Flax and ONNX Runtime too), which
+    # ``import e2ejax`` and ``e2ejax --help`` must not pay for
+    if name == "geometry":
+        import e2ejax.geometry as value
+    elif name == "ops":
+        import e2ejax.ops as value
+    elif name == "Tagger":
+        from e2ejax.inference import Tagger as value
+    else:
+        raise AttributeError(f"module 'e2ejax' has no attribute {name!r}")
+    globals()[name] = value
+    return value

@@ -3,6 +3,9 @@
 Run: ``python examples/saliency.py``. The score of each e/gamma candidate is a
 function of the hit energies (hits -> image -> seed -> frame -> CNN), all in
 JAX, so ``jax.grad`` gives d(score)/d(E_hit) for every EB hit of the event.
+The same gradient with respect to the frame pixels, drawn over the frame:
+``e2ejax plot frame e2ejax/data/sim_egamma.root --entry 0 --model egamma -o frame.png``
+(:func:`e2ejax.plotting.frame_saliency`).
 """
 
 import jax

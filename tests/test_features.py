@@ -70,11 +70,31 @@ def test_jet_inputs_seed_on_hottest_tower(rng):
 
 
 def test_egamma_inputs_and_points(rng):
-    ev = toy_events(rng)
-    frames, seeds, mask, ok = egamma_inputs(ev)
+    """Frames hold the ECAL hits around each seed (a NumPy loop over the hits), and the GNN points
+    are the frame's hottest pixels with their normalised coordinates."""
+    ev = toy_events(rng, B=2, N=200)
+    frames, seeds, mask, ok = (np.asarray(x) for x in egamma_inputs(ev))
     assert frames.shape == (2, 2, 32, 32, 1) and ok.all()
-    points, pmask = gnn_points(frames.reshape((-1,) + frames.shape[2:]), n_points=16)
-    assert points.shape == (4, 16, 3) and pmask.dtype == jnp.float32
+    expected = np.zeros_like(frames)
+    rows, cols = geometry.eb_index_to_cell(ev["eb_ieta"], ev["eb_iphi"])
+    for b in range(2):
+        for s in range(2):
+            for r, c, e, m in zip(rows[b] + geometry.EE_ROWS, cols[b], ev["eb_energy"][b], ev["eb_mask"][b]):
+                dr, dc = r - seeds[b, s, 0] + 15, (c - seeds[b, s, 1] + 15) % 360  # phi wraps, the seed at (15, 15)
+                if m and 0 <= dr < 32 and dc < 32:
+                    expected[b, s, dr, dc, 0] += e
+    np.testing.assert_allclose(frames, expected, rtol=1e-5, atol=1e-6)
+    assert (expected.reshape(4, -1) > 0).sum(1).min() >= 1
+    flat = frames.reshape((-1,) + frames.shape[2:])
+    points, pmask = (np.asarray(x) for x in gnn_points(flat, n_points=16))
+    assert points.shape == (4, 16, 3) and pmask.dtype == np.float32
+    for i in range(4):
+        hot = [(flat[i, r, c, 0], r, c) for r in range(32) for c in range(32) if flat[i, r, c, 0] != 0]
+        hot = sorted(hot, key=lambda t: (-t[0], t[1] * 32 + t[2]))[:16]
+        want = np.zeros((16, 3), np.float32)
+        want[: len(hot)] = [(e, (r - 15.5) / 32, (c - 15.5) / 32) for e, r, c in hot]
+        np.testing.assert_allclose(points[i], want, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(pmask[i], np.arange(16) < len(hot))
 
 
 def test_saliency_matches_finite_differences(rng):

@@ -34,3 +34,13 @@ def test_fixed_batches_exact_sizes_and_padding(rng):
         np.testing.assert_array_equal(a.inputs[0], b.inputs[0])
     got = np.concatenate([np.asarray(b.inputs[0])[np.asarray(b.weights) > 0, 0] for b in shuffled])
     np.testing.assert_array_equal(np.sort(got), np.sort(seen))
+    # the shuffle reorders: unshuffled the examples come in input order, shuffled they do not
+    np.testing.assert_array_equal(seen, np.concatenate([c[0][0][:, 0] for c in chunks]))
+    assert not np.array_equal(got, seen) and (got != seen).mean() > 0.5
+    # and labels and mass travel with their inputs (label i % 2 of chunk i = 100 i + k)
+    for b in shuffled:
+        keep = np.asarray(b.weights) > 0
+        np.testing.assert_array_equal(np.asarray(b.targets)[keep], (np.asarray(b.inputs[0])[keep, 0] // 100) % 2)
+    other = np.concatenate([np.asarray(b.inputs[0])[np.asarray(b.weights) > 0, 0]
+                            for b in fixed_batches(chunks, batch_size=4, rng=np.random.default_rng(1), buffer=8)])
+    assert not np.array_equal(other, got)  # another seed, another order

@@ -91,7 +91,7 @@ def test_roc_inputs_keep_scored_labelled_seeds(files):
 @pytest.mark.parametrize("rejection", [False, True])
 def test_roc_figure_draws_metrics_roc_curve(files, rejection):
     curves = plotting.roc_curves(plotting.load_roc_inputs([files[0]], files[1]))
-    fig = plotting.roc_figure(curves, group="eg", rejection=rejection, size=(4, 4))
+    fig = plotting.roc_figure(curves, classes=plotting.roc_classes(group="eg"), rejection=rejection, size=(4, 4))
     ax = fig.axes[0]
     for line, name in zip(ax.lines, ("m1", "m2")):
         fpr, tpr, _ = roc_curve(EXPECTED_LABELS, EXPECTED[name])
@@ -115,7 +115,7 @@ def test_cli_roc_writes_png_and_prints_auc(files, tmp_path, capsys):
     from matplotlib.image import imread
 
     assert imread(out).shape[:2] == (150, 200)
-    printed = dict(re.findall(r"^(\S+): AUC ([0-9.]+)$", capsys.readouterr().out, re.M))
+    printed = dict(re.findall(r"^(\S+): AUC ([0-9.]+)", capsys.readouterr().out, re.M))
     assert printed == {
         "m1": f"{roc_auc(EXPECTED_LABELS, EXPECTED['m1']):.4f}",
         "m2": f"{roc_auc(EXPECTED_LABELS, EXPECTED['m2']):.4f}",
@@ -274,3 +274,131 @@ def test_failed_save_leaves_nothing(files, tmp_path, monkeypatch):
 def test_plot_is_a_command():
     help_text = build_parser().format_help()
     assert "plot" in help_text
+
+
+# -- classes, labels, bands and baselines of the ROC figure ------------------------------------
+
+
+def test_roc_inputs_give_entry_and_slot_of_each_seed(files):
+    inputs = plotting.load_roc_inputs([files[0]], files[1])
+    assert list(zip(inputs.entry.tolist(), inputs.slot.tolist())) == SELECTED
+
+
+@pytest.mark.parametrize("task,label0,label1", [("qg", "Quark", "Gluon"), ("top", "QCD", "Top"),
+                                                ("tau", "QCD jet", "Tau"), ("egamma", "Photon", "Electron")])
+def test_roc_axes_name_the_task_classes(files, task, label0, label1):
+    curves = plotting.roc_curves(plotting.load_roc_inputs([files[0]], files[1]))
+    ax = plotting.roc_figure(curves, classes=plotting.roc_classes(task), size=(4, 4)).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == (f"{label0} efficiency", f"{label1} efficiency")
+    ax = plotting.roc_figure(curves, classes=plotting.roc_classes(task), rejection=True, size=(4, 4)).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == (f"{label1} efficiency", f"{label0} rejection")
+    assert plotting.roc_classes(group="jet") == ("background", "signal")  # three taggers score jets: unknown
+    ax = plotting.roc_figure(curves, size=(4, 4)).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Background efficiency", "Signal efficiency")
+
+
+def test_figures_are_labelled_private_work_not_cms(files, tmp_path):
+    curves = plotting.roc_curves(plotting.load_roc_inputs([files[0]], files[1]))
+    write_run(tmp_path / "run")
+    for fig in (plotting.roc_figure(curves, size=(4, 4)), plotting.loss_figure([plotting.load_history(tmp_path / "run")])):
+        texts = [t.get_text() for t in fig.axes[0].texts]
+        assert "Simulation Private Work" in texts and "e2ejax" in texts
+        assert not any("CMS" in t for t in texts)
+
+
+def _hanley_mcneil(auc, n_sig, n_bkg):
+    """Standard error of an AUC (Hanley and McNeil, Radiology 143 (1982) 29)."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    return np.sqrt((auc * (1 - auc) + (n_sig - 1) * (q1 - auc**2) + (n_bkg - 1) * (q2 - auc**2)) / (n_sig * n_bkg))
+
+
+def test_bootstrap_band_width_matches_the_auc_standard_error():
+    rng = np.random.default_rng(7)
+    labels = np.r_[np.ones(300, int), np.zeros(300, int)]
+    scores = rng.normal(labels * 1.0)
+    band = plotting.bootstrap_band(labels, scores, n_resamples=400, seed=3)
+    expected = _hanley_mcneil(roc_auc(labels, scores), 300, 300)
+    assert band.auc_std == pytest.approx(expected, rel=0.2)
+    assert (band.fpr_low <= band.fpr_high).all() and band.tpr.tolist() == np.linspace(0, 1, 101).tolist()
+    # the nominal curve lies inside its 68% band over most of the grid
+    fpr, tpr, _ = roc_curve(labels, scores)
+    nominal = np.interp(band.tpr[1:-1], *np.unique(tpr, return_index=True)[:1], fpr[np.unique(tpr, return_index=True)[1]])
+    inside = (band.fpr_low[1:-1] - 1e-12 <= nominal) & (nominal <= band.fpr_high[1:-1] + 1e-12)
+    assert inside.mean() > 0.9
+    again = plotting.bootstrap_band(labels, scores, n_resamples=400, seed=3)
+    np.testing.assert_array_equal(again.fpr_low, band.fpr_low)
+
+
+def test_bootstrap_band_of_separable_classes_is_the_curve():
+    labels = np.r_[np.ones(20, int), np.zeros(30, int)]
+    band = plotting.bootstrap_band(labels, labels + np.linspace(0, 0.5, 50), n_resamples=50)
+    assert band.auc_std == 0.0 and not band.fpr_high.any()
+    with pytest.raises(InputError, match="at least 2 bootstrap resamples"):
+        plotting.bootstrap_band(labels, labels, n_resamples=1)
+
+
+def test_roc_figure_shades_bands(files):
+    curves = plotting.roc_curves(plotting.load_roc_inputs([files[0]], files[1]), bootstrap=20)
+    ax = plotting.roc_figure(curves, size=(8, 8)).axes[0]
+    assert len(ax.collections) == 2
+    for collection, c in zip(ax.collections, curves):
+        xs = collection.get_paths()[0].vertices[:, 0]
+        assert xs.min() == pytest.approx(c.band.fpr_low.min()) and xs.max() == pytest.approx(c.band.fpr_high.max())
+    assert "\u00b1" in ax.lines[0].get_label()
+
+
+def test_cli_roc_small_sample_gets_bootstrap_by_default(files, tmp_path, capsys):
+    assert main(["plot", "roc", files[0], "--truth", files[1], "-o", str(tmp_path / "a.png"), "--dpi", "10"]) == 0
+    lines = dict(re.findall(r"^(m\d): (.*)$", capsys.readouterr().out, re.M))
+    assert lines["m1"].startswith(f"AUC {roc_auc(EXPECTED_LABELS, EXPECTED['m1']):.4f} +- ") and "200 resamples" in lines["m1"]
+    assert main(["plot", "roc", files[0], "--truth", files[1], "--bootstrap", "0", "-o", str(tmp_path / "b.png"), "--dpi", "10"]) == 0
+    assert "+-" not in capsys.readouterr().out
+
+
+def _qg_friend(path):
+    """A friend file for the shipped qg sample scoring every jet with its pT (e2ejax's writer)."""
+    from e2ejax import tasks
+    from e2ejax.io import iterate_events
+
+    sample = tasks.get("qg").sample_path
+    batches = list(iterate_events(str(sample), groups=("jet",), step_size=250))
+    with PredictionWriter(path, group="jet", n_entries=sum(len(b["jet_mask"]) for b in batches)) as w:
+        start = 0
+        for b in batches:
+            w.write({"pt": b["jet_pt"]}, mask=b["jet_mask"], event=b["event"], entry_start=start)
+            start += len(b["jet_mask"])
+    return str(sample), batches
+
+
+def test_cli_roc_computes_the_task_baselines_from_the_input(tmp_path, capsys):
+    from e2ejax.inputs import jet_observables
+
+    sample, batches = _qg_friend(tmp_path / "qg_scores.root")
+    rc = main(["plot", "roc", str(tmp_path / "qg_scores.root"), "--truth", sample, "--baseline", "all", "--bootstrap", "0",
+               "-o", str(tmp_path / "roc.png"), "--dpi", "10"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "task qg" in out and "gluon" in out and "quark" in out
+    printed = dict(re.findall(r"^(\S+): AUC ([0-9.]+)", out, re.M))
+    # reference: an entry-by-entry loop over the labelled jets, observables of e2ejax.inputs
+    from e2ejax.io import iterate_events
+
+    labels, values = [], {"girth": [], "multiplicity": []}
+    for ev in iterate_events(sample, groups=("jet", "pf"), step_size=250):
+        obs = jet_observables(ev)
+        for e in range(len(ev["jet_mask"])):
+            for s in np.flatnonzero(ev["jet_mask"][e]):
+                if ev["jet_label"][e, s] >= 0:
+                    labels.append(int(ev["jet_label"][e, s]))
+                    for k in values:
+                        values[k].append(obs[k][e, s])
+    card = json.loads((REPO / "checkpoints" / "qg" / "model_card.json").read_text())["card"]["evaluation"]
+    for name in ("girth", "multiplicity"):
+        auc = roc_auc(np.array(labels), np.array(values[name]))
+        assert printed[name] == f"{auc:.4f}" == f"{card['baselines'][name]:.4f}"
+    assert len(labels) == card["seeds"] == 847
+
+
+def test_cli_roc_baseline_all_needs_a_task(files, tmp_path, capsys):
+    rc = main(["plot", "roc", files[0], "--truth", files[1], "--baseline", "all", "-o", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "pass --task" in err[0] and not (tmp_path / "x.png").exists()

@@ -5,6 +5,7 @@ import pytest
 import uproot
 from flax import nnx
 
+from e2ejax import geometry
 from e2ejax.store import Checkpointer
 from e2ejax.cli import main
 from e2ejax.training import make_optimizer, parse_config
@@ -32,7 +33,12 @@ def egamma_file(tmp_path):
         ev["eg_label"] = rng.integers(0, 2, (4, 2)).astype(np.int32)
         ev["trk_charge"] = np.ones((4, 32), np.int32)
         ev["eg_pt"], ev["eg_converted"] = np.full((4, 2), 20.0, np.float32), np.zeros((4, 2), np.int32)
-        ev["eg_seed_row"], ev["eg_seed_col"] = np.zeros((4, 2), np.int32), np.zeros((4, 2), np.int32)
+        # each candidate sits on a real barrel hit, away from the eta edges, so its frame is in acceptance and not empty
+        ev["eb_ieta"][:, :2] = rng.choice(np.r_[-60:0, 1:61], (4, 2))
+        ev["eb_mask"][:, :2] = True
+        ev["eb_energy"][:, :2] += 20.0  # the hottest crystal of its 5 x 5 search window
+        row, col = geometry.eb_index_to_cell(ev["eb_ieta"][:, :2], ev["eb_iphi"][:, :2])
+        ev["eg_seed_row"], ev["eg_seed_col"] = np.asarray(row + geometry.EE_ROWS, np.int32), np.asarray(col, np.int32)
         ev["eg_mask"] = np.array([[True, True], [True, False], [False, False], [True, True]])
         for k in ("jet_eta", "jet_phi", "jet_mask", "ee_eta", "ee_phi", "ee_energy", "ee_mask"):
             ev.pop(k)
@@ -40,6 +46,20 @@ def egamma_file(tmp_path):
     path = tmp_path / "eg.root"
     write_events(str(path), batches)
     return path
+
+
+def test_egamma_fixture_frames_are_in_acceptance_and_hold_their_seed_hit(egamma_file):
+    from e2ejax.inputs import egamma_inputs
+    from e2ejax.io import iterate_events
+
+    for events in iterate_events([str(egamma_file)]):
+        frames, seeds, mask, ok = (np.asarray(x) for x in egamma_inputs(events))
+        assert mask.sum() == 15 and ok[mask].all() and not mask[:, 2:].any()
+        real = mask[:, :2]
+        for axis, field in enumerate(("eg_seed_row", "eg_seed_col")):  # seeded on the candidate's own hit
+            np.testing.assert_array_equal(seeds[:, :2, axis][real], np.asarray(events[field])[:, :2][real])
+        # the seed crystal at the frame centre holds (at least) that hit's energy
+        assert (frames[:, :2, 15, 15, 0][real] >= np.asarray(events["eb_energy"])[:, :2][real]).all()
 
 
 @pytest.fixture
@@ -64,6 +84,8 @@ def test_tag_files_aligned_and_backends_agree(egamma_file, egamma_checkpoint, tm
     np.testing.assert_array_equal(outs["xla"]["event"], events_in)
     for a, b in zip(outs["xla"]["eg_vgg"], outs["onnxruntime"]["eg_vgg"]):
         np.testing.assert_allclose(a, b, atol=1e-5)
+    scores = np.concatenate(list(outs["xla"]["eg_vgg"]))
+    assert len(np.unique(scores)) == len(scores) == 15 and np.ptp(scores) > 1e-3  # every frame its own score
     assert [len(v) for v in outs["xla"]["eg_vgg"]][:4] == [2, 1, 0, 2]
 
 

@@ -119,3 +119,26 @@ def test_fit_early_stopping_and_best_params(rng):
     assert len(history) == best_epoch + 1 + 2  # stopped after `patience` epochs without improvement
     assert evaluate(steps, best, val) == pytest.approx(history[best_epoch]["val_loss"], rel=1e-5)
     assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_fit_records_the_validation_auc_of_each_epoch(rng, capsys):
+    from sklearn.metrics import roc_auc_score
+
+    from e2ejax.training import fit
+
+    model = nets.build("vgg", {"height": 16, "width": 16, "channels": 2, "features": [4], "hidden": 8}, rngs=nnx.Rngs(0))
+    steps = make_steps(model, optax.adam(3e-3))
+    x, y = toy_frames(rng, 32)
+    train = [Batch((jnp.asarray(x[i:i + 16]),), jnp.asarray(y[i:i + 16]), jnp.ones(16), jnp.zeros(16)) for i in range(0, 32, 16)]
+    xv, _ = toy_frames(rng, 24)
+    yv = (rng.random(24) < 0.5).astype(np.float32)  # labels unrelated to the frames: an AUC away from 0 and 1
+    weights = np.ones(24, np.float32)
+    weights[-4:] = 0.0  # padding examples of the last batch do not enter the AUC
+    val = [Batch((jnp.asarray(xv),), jnp.asarray(yv), jnp.asarray(weights), jnp.zeros(24))]
+    aucs = []
+    fit(steps, steps.init(), lambda e: train, lambda: val, epochs=2, patience=5, progress=True,
+        on_epoch_end=lambda e, s, m, b: aucs.append(roc_auc_score(yv[:20], np.asarray(steps.predict(s.params, xv))[:20])))
+    _, _, history = fit(steps, steps.init(), lambda e: train, lambda: val, epochs=2, patience=5, progress=False)
+    assert [h["val_auc"] for h in history] == pytest.approx(aucs, abs=1e-12)
+    assert len(set(np.round(aucs, 6))) == 2  # the AUC follows the epoch's parameters
+    assert "val_auc" in capsys.readouterr().out

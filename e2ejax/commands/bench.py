@@ -1,6 +1,6 @@
-"""``e2ejax bench [--model NAMES] [FILE]``: per-stage timing and peak memory of tagging.
+"""``e2ejax bench [FILES...] [--model NAMES] [-n N] [--entries START:STOP]``: per-stage timing and peak memory of tagging.
 
-The file is tagged twice with :func:`e2ejax.inference.tag_files`, the loop ``e2ejax tag``
+Each file (default: the shipped sample of the model's task) is tagged twice with :func:`e2ejax.inference.tag_files`, the loop ``e2ejax tag``
 runs: a first pass compiles every batch shape (its wall time, less the second pass's,
 is what a first run spends on compilation and first calls), then a timed pass without
 the reading thread accounts each stage with its outputs ready (:class:`~e2ejax.inference.StageTimer`):
@@ -21,41 +21,67 @@ import time
 from pathlib import Path
 
 from e2ejax import tasks
+from e2ejax.commands._models import score_names, task_of
+from e2ejax.commands._options import add_event_range, event_range, positive
 from e2ejax.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", nargs="?", help="E2E ROOT file (default: the shipped sample of the model's task)")
-    parser.add_argument("--model", default="egamma", help="comma-separated shipped names or checkpoint directories")
+    parser.add_argument("files", nargs="*", help="E2E ROOT files, as for e2ejax tag (default: the shipped sample of the model's task)")
+    parser.add_argument("--model", default="egamma", help="comma-separated shipped names or checkpoint directories (default egamma)")
     parser.add_argument("--backend", default="auto", help="auto, xla or onnxruntime")
     parser.add_argument("--batch-size", type=int, default=64, help="events per batch (default 64)")
+    add_event_range(parser)
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
 
 
-def bench_model(name: str, file: str | None, *, backend: str, batch_size: int) -> dict:
-    """Both passes of the module docstring for one model: stage seconds of the timed pass, both wall times, peak RSS."""
-    from e2ejax.inference import StageTimer, Tagger, tag_files
+def bench_model(name: str, file: str, tagger, *, batch_size: int, entries: tuple[int, int | None] = (0, None),
+                max_events: int | None = None) -> dict:
+    """Both passes of the module docstring for one model on one file: stage seconds of the timed pass,
+    both wall times, peak RSS."""
+    from e2ejax.inference import StageTimer, tag_files
 
-    tagger = Tagger.from_pretrained(name, backend=backend)
-    file = file or str(tasks.get(tagger.task).sample_path)
+    keywords = dict(batch_size=batch_size, max_events=max_events, entry_start=entries[0], entry_stop=entries[1],
+                    progress=False, prefetch=0)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "scores.root")
         t0 = time.perf_counter()
-        tag_files({name: tagger}, file, out, batch_size=batch_size, progress=False, prefetch=0)
+        tag_files({name: tagger}, file, out, **keywords)
         first = time.perf_counter() - t0
         timer = StageTimer()
         t0 = time.perf_counter()
-        summary = tag_files({name: tagger}, file, out, batch_size=batch_size, progress=False, prefetch=0, timer=timer)
+        summary = tag_files({name: tagger}, file, out, timer=timer, **keywords)
         wall = time.perf_counter() - t0
     return {"model": name, "backend": tagger.backend, "file": file, "events": summary["events"], "seeds": summary["seeds"],
             "times": timer.seconds, "wall": wall, "first_wall": first,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def _runs(args):
+    """``(name, file, tagger)`` for every model and file, every input checked before any model is loaded."""
+    from e2ejax.inference import Tagger
+    from e2ejax.io import check_files
+
+    specs = [m.strip() for m in args.model.split(",") if m.strip()]
+    if not specs:
+        raise InputError("--model: expected at least one model name or checkpoint directory")
+    names = score_names(specs)
+    for name, spec in names.items():
+        task = task_of(spec)
+        for f in args.files:
+            check_files(f, require=tasks.get(task).hit_groups if task in tasks.taggers() else ())
+    for name, spec in names.items():
+        tagger = Tagger.from_pretrained(spec, backend=args.backend, threads=args.threads)
+        for f in args.files or [str(tasks.get(tagger.task).sample_path)]:
+            yield name, f, tagger
+
+
 def run(args) -> int:
-    if args.batch_size < 1:
-        raise InputError(f"--batch-size: expected a positive integer, found {args.batch_size}")
-    for name in [m.strip() for m in args.model.split(",") if m.strip()]:
-        r = bench_model(name, args.file, backend=args.backend, batch_size=args.batch_size)
+    positive("--batch-size", args.batch_size)
+    positive("--threads", args.threads)
+    entries = event_range(args)
+    for name, file, tagger in _runs(args):
+        r = bench_model(name, file, tagger, batch_size=args.batch_size, entries=entries, max_events=args.max_events)
         total = sum(r["times"].values())
         print(f"\n{Path(r['file']).name}: model {r['model']} on {r['backend']}, {r['events']} events, {r['seeds']} seeds, "
               f"peak RSS {r['peak_rss_mb']:.0f} MB")

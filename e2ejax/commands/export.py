@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from e2ejax.errors import InputError
+from e2ejax.errors import E2EJaxError, InputError
 
 FORMATS = ("onnx", "savedmodel")
+#: largest |exported - JAX| accepted on the random parity inputs (float32; exports of the shipped models are within 1e-5)
+PARITY_TOLERANCE = 1e-4
+
+
+class ExportParityError(E2EJaxError):
+    """An exported runtime's scores differ from JAX beyond :data:`PARITY_TOLERANCE`."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +36,11 @@ def run(args) -> int:
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise InputError(f"--format: expected a comma-separated subset of {', '.join(FORMATS)}, found {args.format!r}")
+    shipped = [t.shipped_model for t in tasks.TASKS.values()]
+    if not Path(args.model).is_dir() and args.model not in shipped:  # the store's hint names tag's --model form
+        raise InputError(f"unknown model {args.model!r}: expected a shipped model name ({', '.join(shipped)}) or a "
+                         "checkpoint directory; fix: e2ejax export qg -o DIR, or e2ejax export runs/NAME/checkpoints -o DIR "
+                         "for a directory written by e2ejax train")
     model, card, _ = load_model(args.model)
     objective = tasks.get(card.get("task")).objective
     out = Path(args.output)
@@ -38,17 +49,37 @@ def run(args) -> int:
     if "onnx" in formats:
         path = to_onnx(model, out / "model.onnx", objective=objective, layout=args.layout, card=provenance)
         print(f"wrote {path}")
-        if not args.no_verify and args.layout == "NHWC":
-            report.update(verify(model, onnx_path=path, objective=objective))
+        if not args.no_verify:
+            report.update(verify(model, onnx_path=path, objective=objective, layout=args.layout))
     if "savedmodel" in formats:
         path = to_saved_model(model, out / "savedmodel", objective=objective, card=provenance)
         print(f"wrote {path}")
         if not args.no_verify:
             report.update(verify(model, saved_model=path, objective=objective))
+    for runtime, diffs in report.items():
+        print(f"parity {runtime}: " + ", ".join(f"batch {b}: {d:.1e}" for b, d in diffs.items()))
+    check_parity(report, out)
     if args.bundle:
         source = Checkpointer(resolve_checkpoint(args.model))
         source.copy_step(int(card["step"]), out)
         print(f"bundled checkpoint step {card.get('step')} into {out}")
-    for runtime, diffs in report.items():
-        print(f"parity {runtime}: " + ", ".join(f"batch {b}: {d:.1e}" for b, d in diffs.items()))
     return 0
+
+
+def check_parity(report: dict, out: Path) -> None:
+    """Fail the export when a runtime's scores are further than :data:`PARITY_TOLERANCE` from JAX.
+
+    Args:
+        report: ``{runtime: {batch: max |exported - JAX|}}`` from :func:`e2ejax.inference.verify`.
+        out: the output directory (named in the message; its files stay for inspection).
+
+    Raises:
+        ExportParityError: some difference is above the tolerance (or not a number).
+    """
+    worst = {runtime: max(diffs.values()) for runtime, diffs in report.items() if diffs}
+    bad = {runtime: d for runtime, d in worst.items() if not d <= PARITY_TOLERANCE}
+    if bad:
+        found = ", ".join(f"{runtime} {d:.1e}" for runtime, d in bad.items())
+        raise ExportParityError(f"parity check: expected every exported output within {PARITY_TOLERANCE:.0e} of JAX; "
+                                f"found a largest difference of {found}; the export in {str(out)!r} is not faithful: "
+                                "do not use it (report it with the model and the command)")

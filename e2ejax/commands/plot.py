@@ -17,10 +17,25 @@ AUC of each model is printed::
     e2ejax plot roc sim_egamma_scores.root --truth e2ejax/data/sim_egamma.root -o roc.png
     e2ejax plot roc scores.root --truth in.root --baseline jet_mass --rejection -o roc.pdf
 
-``--baseline BRANCH`` adds a one-variable curve from a per-candidate branch of the truth
-file (``BRANCH:low`` when lower values are more signal-like). The format follows the
-output's extension (png, pdf, svg ...); the figure is written under a temporary name and
-renamed when complete, so a failed run leaves no output.
+The axes name the classes of the truth file's task (``quark`` / ``gluon`` efficiency ...,
+the ``sample`` of its ``e2ejax simulate`` record, or ``--task``; else signal / background).
+``--baseline NAME`` adds a one-variable curve: a baseline of the task computed from the
+input file (``girth``, ``multiplicity``, ``-|mass - 172.5|``, ``phi_width`` ...: those of
+``e2ejax.tasks``; ``--baseline all`` for every one) or a per-candidate branch of the truth
+file (``BRANCH:low`` when lower values are more signal-like). Samples of fewer than 5000
+labelled candidates get 68% bootstrap bands (``--bootstrap N`` resamples; 0: none).
+
+Event and frame displays::
+
+    e2ejax plot event e2ejax/data/sim_qg.root --entry 3 -o event.png
+    e2ejax plot frame e2ejax/data/sim_qg.root --entry 3 --model qg [--candidate 1] -o frame.png
+
+``event`` draws the stitched ECAL, HCAL and track-pT images of one entry with the task's
+seeds and frames (green: in acceptance, orange: zero-padded in eta); ``frame`` draws one
+candidate's frame with the gradient of the model's score overlaid. Every figure is labelled
+"e2ejax Simulation Private Work". The format follows the output's extension (png, pdf, svg
+...); the figure is written under a temporary name and renamed when complete, so a failed
+run leaves no output.
 """
 
 from __future__ import annotations
@@ -28,18 +43,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from e2ejax import tasks
 from e2ejax.errors import InputError
 
+#: labelled candidates below which ROC curves get bootstrap bands by default
+SMALL_SAMPLE = 5000
 
-def _common(p: argparse.ArgumentParser, default_output: str) -> None:
+
+#: bootstrap resamples of small samples
+_BOOTSTRAP = 200
+
+
+def _common(p: argparse.ArgumentParser, default_output: str, default_size: str | None = "10x10") -> None:
     p.add_argument("-o", "--output", default=default_output, help=f"output image, format from its extension (default {default_output})")
-    p.add_argument("--size", default="10x10", help="figure size in inches, WIDTHxHEIGHT (default 10x10)")
+    p.add_argument("--size", default=default_size,
+                   help=f"figure size in inches, WIDTHxHEIGHT (default {default_size or '5 per channel x 5.5'})")
     p.add_argument("--dpi", type=float, default=100.0, help="dots per inch of raster outputs (default 100: a 10x10 figure is 1000x1000 pixels)")
     p.add_argument("--rlabel", default=None, help="text at the top right of the axes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = "see 'e2ejax plot loss --help' and 'e2ejax plot roc --help'"
+    parser.epilog = "see 'e2ejax plot KIND --help' for loss, roc, event and frame"
     sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     loss = sub.add_parser("loss", help="training and validation loss per epoch of training runs",
                           description="Training (dashed) and validation (solid) loss of one or more runs; best validation epoch starred.")
@@ -58,11 +82,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     roc.add_argument("--truth", required=True, metavar="INPUT",
                      help="the input ROOT file that was tagged (holds eg_label or jet_label)")
     roc.add_argument("--model", default=None, help="comma-separated score names to draw (default all)")
-    roc.add_argument("--baseline", action="append", default=[], metavar="BRANCH[:low]",
-                     help="one-variable baseline from a per-candidate branch of the truth file; ':low' if lower is "
-                          "more signal-like (repeat for several)")
+    roc.add_argument("--baseline", action="append", default=[], metavar="NAME|all|BRANCH[:low]",
+                     help="one-variable baseline: one of the task's (e.g. girth, multiplicity, '-|mass - 172.5|', "
+                          "phi_width) computed from the input, 'all' of them, or a per-candidate branch of the truth "
+                          "file (':low' if lower is more signal-like); repeat for several")
+    roc.add_argument("--task", default=None, choices=tasks.taggers(),
+                     help="the truth file's task, for class names and baselines (default: from its e2ejax simulate record)")
+    roc.add_argument("--bootstrap", type=int, default=None, metavar="N",
+                     help=f"bootstrap resamples of the 68%% uncertainty bands (default {_BOOTSTRAP} below "
+                          f"{SMALL_SAMPLE} labelled candidates, else 0; 0: no bands)")
     roc.add_argument("--rejection", action="store_true", help="signal efficiency vs background rejection (log scale)")
     _common(roc, "roc.png")
+    event = sub.add_parser("event", help="stitched ECAL, HCAL and track images of one event with its seeds and frames",
+                           description="Event display: the stitched ECAL, HCAL and track-pT images of one entry, "
+                                       "with the task's seeds and frames marked.")
+    event.add_argument("file", metavar="FILE", help="an E2E ROOT file (file.root or file.root:tree)")
+    event.add_argument("--entry", type=int, default=0, help="entry number (default 0)")
+    event.add_argument("--task", default=None, choices=tasks.taggers(),
+                       help="whose seeds and frames to mark (default: from the file's e2ejax simulate record, else qg "
+                            "for jets, egamma for e/gamma candidates)")
+    _common(event, "event.png", "18x6")
+    frame = sub.add_parser("frame", help="one candidate's frame with the saliency of a model's score",
+                           description="Frame display: one candidate's frame, channel by channel, with the gradient "
+                                       "of the model's score with respect to each pixel overlaid.")
+    frame.add_argument("file", metavar="FILE", help="an E2E ROOT file (file.root or file.root:tree)")
+    frame.add_argument("--entry", type=int, default=0, help="entry number (default 0)")
+    frame.add_argument("--model", required=True, help="a shipped tagger (qg, top, tau, egamma) or a checkpoint directory")
+    frame.add_argument("--candidate", type=int, default=0, help="seed slot of the candidate in the event (default 0)")
+    _common(frame, "frame.png", None)
 
 
 def _size(text: str) -> tuple[float, float]:
@@ -79,7 +126,7 @@ def _size(text: str) -> tuple[float, float]:
 def _setup(args) -> tuple[float, float]:
     from e2ejax.plotting import check_output
 
-    size = _size(args.size)
+    size = _size(args.size) if args.size is not None else None
     if not args.dpi > 0:
         raise InputError(f"--dpi: expected a positive number; found {args.dpi}")
     check_output(args.output)
@@ -108,25 +155,114 @@ def _run_loss(args, size) -> int:
     return 0
 
 
+def _baseline_specs(specs, task: str | None) -> tuple[list[str], list[str]]:
+    """(task baselines to compute from the input, truth-file branches) of the --baseline values."""
+    known = list(tasks.get(task).baselines) if task else []
+    computed, branches = [], []
+    for spec in specs:
+        if spec == "all":
+            if not known:
+                raise InputError("--baseline all: expected a task with baselines; the truth file has no e2ejax simulate "
+                                 f"record naming one; pass --task (one of {tasks.taggers()})")
+            computed += known
+        elif spec in known:
+            computed.append(spec)
+        else:
+            branches.append(spec)
+    return list(dict.fromkeys(computed)), branches
+
+
 def _run_roc(args, size) -> int:
     from e2ejax import plotting
+    from e2ejax.io import file_provenance
 
     models = [m.strip() for m in args.model.split(",") if m.strip()] if args.model is not None else None
     if models is not None and not models:
         raise InputError("--model: expected at least one score name")
-    inputs = plotting.load_roc_inputs(args.scores, args.truth, models=models, baselines=args.baseline)
-    curves = plotting.roc_curves(inputs)
-    rlabel = args.rlabel if args.rlabel is not None else Path(args.truth.split(":")[0]).name
-    fig = plotting.roc_figure(curves, group=inputs.group, rejection=args.rejection, size=size, rlabel=rlabel)
+    if args.bootstrap is not None and args.bootstrap < 0:
+        raise InputError(f"--bootstrap: expected 0 (no bands) or a number of resamples >= 2; found {args.bootstrap}")
+    truth_path = args.truth.split(":")[0]
+    task = args.task or plotting.task_of(file_provenance(truth_path))
+    computed, branches = _baseline_specs(args.baseline, task)
+    inputs = plotting.load_roc_inputs(args.scores, args.truth, models=models, baselines=branches)
+    if task and tasks.get(task).seed_group != inputs.group:
+        raise InputError(f"expected {tasks.get(task).seed_group} scores for task {task} of {truth_path!r}; found "
+                         f"{inputs.group} scores; pass --task with the task of the scores")
+    scores = dict(inputs.scores)
+    if computed:
+        computed_scores = plotting.input_baselines(args.truth, task, computed, inputs.entry, inputs.slot)
+        scores.update(plotting.better_orientation(inputs.labels, computed_scores))
+    n = len(inputs.labels)
+    bootstrap = args.bootstrap if args.bootstrap is not None else (_BOOTSTRAP if n < SMALL_SAMPLE else 0)
+    curves = plotting.roc_curves(inputs.labels, scores, bootstrap=bootstrap)
+    classes = plotting.roc_classes(task, inputs.group)
+    rlabel = args.rlabel if args.rlabel is not None else Path(truth_path).name
+    fig = plotting.roc_figure(curves, classes=classes, rejection=args.rejection, size=size, rlabel=rlabel)
     skipped = f", {inputs.n_unknown} with unknown label skipped" if inputs.n_unknown else ""
-    print(f"{args.truth}: {inputs.n_entries} entries, {len(inputs.labels)} labelled {inputs.group} candidates "
-          f"({curves[0].n_signal} label 1, {curves[0].n_background} label 0{skipped})")
+    print(f"{args.truth}: {inputs.n_entries} entries, {n} labelled {inputs.group} candidates "
+          f"({curves[0].n_signal} {classes[1]}, {curves[0].n_background} {classes[0]}{skipped})"
+          f"{f'; task {task}' if task else '; task unknown (pass --task to name the classes)'}")
     for c in curves:
-        print(f"{c.name}: AUC {c.auc:.4f}")
+        spread = f" +- {c.band.auc_std:.4f} (bootstrap, {c.band.n_resamples} resamples)" if c.band is not None else ""
+        print(f"{c.name}: AUC {c.auc:.4f}{spread}")
+    print(f"wrote {plotting.save_figure(fig, args.output, dpi=args.dpi)}")
+    return 0
+
+
+def _display_task(path: str, task: str | None) -> str:
+    """The task of an event display: ``--task``, the file's e2ejax simulate record, else by the groups it holds."""
+    from e2ejax.io import file_provenance
+
+    from e2ejax.io import check_files
+    from e2ejax.plotting import task_of
+
+    task = task or task_of(file_provenance(path))
+    if task:
+        return task
+
+    try:
+        check_files([path], require=tasks.get("egamma").hit_groups)
+        return "egamma"
+    except InputError:
+        return "qg"
+
+
+def _run_event(args, size) -> int:
+    from e2ejax import plotting
+
+    task = _display_task(args.file.split(":")[0], args.task)
+    t = tasks.get(task)
+    groups = tuple(dict.fromkeys(t.hit_groups + ("trk", "hbhe")))
+    event = plotting.read_entry(args.file, args.entry, groups=groups)
+    fig = plotting.event_figure(event, task=task, size=size, rlabel=args.rlabel or f"{Path(args.file.split(':')[0]).name} entry {args.entry}")
+    mask = event[t.mask_field][0]
+    print(f"{args.file} entry {args.entry}: {int(mask.sum())} {t.seed_group} seeds of task {task} "
+          f"(frames {t.frame_size}x{t.frame_size})")
+    print(f"wrote {plotting.save_figure(fig, args.output, dpi=args.dpi)}")
+    return 0
+
+
+def _run_frame(args, size) -> int:
+    import numpy as np
+
+    from e2ejax import plotting
+    from e2ejax.store import load_model
+
+    model, card, _ = load_model(args.model)
+    task = card.get("task")
+    if task not in tasks.taggers():
+        raise InputError(f"--model: expected a tagger ({', '.join(tasks.taggers())}); found a model of task {task!r}; "
+                         "pick a tagger or one of its checkpoints")
+    event = plotting.read_entry(args.file, args.entry, groups=tasks.get(task).hit_groups)
+    sal = plotting.frame_saliency(model, task, event, args.candidate)
+    fig = plotting.frame_figure(sal, size=size, rlabel=args.rlabel)
+    peak = np.unravel_index(int(np.argmax(np.abs(sal.saliency))), sal.saliency.shape)
+    print(f"{args.file} entry {args.entry} candidate {args.candidate}: {task} score {sal.score:.4f}; largest "
+          f"|d score / d pixel| {float(np.abs(sal.saliency).max()):.3g} /GeV at pixel ({peak[0]}, {peak[1]}) of {sal.channels[peak[2]]}")
     print(f"wrote {plotting.save_figure(fig, args.output, dpi=args.dpi)}")
     return 0
 
 
 def run(args) -> int:
     size = _setup(args)
-    return _run_loss(args, size) if args.kind == "loss" else _run_roc(args, size)
+    return {"loss": _run_loss, "roc": _run_roc, "event": _run_event, "frame": _run_frame}[args.kind](args, size)

@@ -1,75 +1,119 @@
-"""``e2ejax tag [FILES...] [-o OUT.root] [--model NAMES] [--backend auto|xla|onnxruntime]``.
+"""``e2ejax tag [FILES...] [-o OUT.root] [--model NAMES] [-n N] [--entries START:STOP] [--overwrite]``.
 
 With no files it tags the shipped sample of each model's task with the shipped
-models. One friend file is written per input file, aligned entry by entry,
-under a temporary name renamed when complete.
+models. One friend file is written per input file, aligned entry by entry (with
+``--entries`` or ``--max-events``: output entry ``i`` is input entry ``START + i``),
+under a temporary name renamed when complete, while no other run may write it. Each
+model's scores go to the branch ``<group>_<name>``, its name from :func:`e2ejax.commands._models.score_names`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import glob
 import os
 from pathlib import Path
 
 from e2ejax import tasks
+from e2ejax.commands._models import score_names, task_of
+from e2ejax.commands._options import add_event_range, event_range, positive
 from e2ejax.errors import InputError
+
+__all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="*", help="E2E ROOT files (default: the shipped sample of the model's task)")
-    parser.add_argument("-o", "--output", help="output file (.root or .parquet) when tagging one input")
+    parser.add_argument("-o", "--output", help="output file (.root or .parquet) when tagging one input "
+                        "(default <input>_scores.root in the working directory)")
     parser.add_argument("--model", default="egamma", help="comma-separated shipped names or checkpoint directories (default egamma)")
     parser.add_argument("--backend", default="auto", help="auto (ONNX Runtime on CPU, XLA on GPU), xla or onnxruntime")
     parser.add_argument("--batch-size", type=int, default=64, help="events per batch (default 64; files are read 256 events at a time)")
+    add_event_range(parser)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output that is not an e2ejax prediction file (earlier predictions are always replaced)")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def _task_of(name: str) -> str | None:
-    """The task of a shipped model name or of a checkpoint directory's card, without loading it (None if unknown)."""
-    from e2ejax.store import shipped_models
+def _outputs(files, args) -> list[str]:
+    """The output of each input (``-o`` or ``<stem>_scores.root``), each checked by :func:`e2ejax.io.check_output`."""
+    from e2ejax.io import check_output
 
-    card = Path(name) / "model_card.json"
-    if not card.is_file():
-        return shipped_models().get(name)
-    try:
-        return json.loads(card.read_text()).get("card", {}).get("task")
-    except (OSError, ValueError, AttributeError):
-        return None  # the checkpoint loader reports a damaged card
+    if args.output and len(files) > 1:
+        raise InputError(f"-o/--output names one output but {len(files)} inputs were given; drop -o to write <input>_scores.root for each")
+    outs = []
+    for f in files:
+        path = f.split(":")[0]
+        out = args.output or f"{Path(path).stem}_scores.root"
+        if os.path.abspath(out) == os.path.abspath(path) or (
+                os.path.exists(out) and os.path.exists(path) and os.path.samefile(out, path)):
+            raise InputError(f"-o/--output: expected an output path other than the input {f!r}; found the same file; "
+                             "writing there would replace the events with their scores: choose another name")
+        if os.path.abspath(out) in map(os.path.abspath, outs):
+            raise InputError(f"expected one output per input; found two inputs writing {out!r}; fix: tag them one at a time with -o")
+        check_output(out, overwrite=args.overwrite)
+        outs.append(out)
+    return outs
+
+
+def _model_line(branch: str, spec: str, task: str, summary: dict, name: str) -> str:
+    """``  <branch>  model <spec> (<task title>): AUC a ± e (...)`` or why there is no AUC."""
+    line = f"  {branch:14s} model {spec} ({tasks.get(task).title}): "
+    if name in summary.get("auc", {}):
+        background, signal = tasks.get(task).classes
+        return line + (f"AUC {summary['auc'][name]:.3f} ± {summary['auc_error'][name]:.3f} "
+                       f"({summary['n_signal']} {signal} / {summary['n_background']} {background})")
+    truth = summary.get("truth")
+    if truth == task:
+        return line + "no AUC: the file's truth holds one class only"
+    held = f"the file holds {tasks.get(truth).title} labels" if truth else "the file does not say which task its labels are"
+    return line + f"no truth for this task ({held})"
+
+
+def _missing_input(files) -> None:
+    """Report a missing plain input path before uproot and awkward are imported (a second), as check_files would."""
+    for path in files:
+        if ":" not in path and not glob.has_magic(path) and not os.path.exists(path):
+            where = os.path.dirname(os.path.abspath(path))
+            raise InputError(f"expected a ROOT file at {path!r}; found no such file"
+                             f"{'' if os.path.isdir(where) else ' (the directory does not exist either)'}; check the path")
 
 
 def run(args) -> int:
-    from e2ejax.inference import Tagger, tag_files
+    _missing_input(args.files)
     from e2ejax.io import check_files
 
-    if args.batch_size < 1:
-        raise InputError(f"--batch-size: expected a positive integer, found {args.batch_size}")
-    names = [m.strip() for m in args.model.split(",") if m.strip()]
-    if not names:
+    positive("--batch-size", args.batch_size)
+    positive("--threads", args.threads)
+    start, stop = event_range(args)
+    specs = [m.strip() for m in args.model.split(",") if m.strip()]
+    if not specs:
         raise InputError("--model: expected at least one model name or checkpoint directory")
-    if args.output and len(args.files) > 1:
-        raise InputError(f"-o/--output names one output but {len(args.files)} inputs were given; drop -o to write <input>_scores.root for each")
-    require = sorted({g for n in names if _task_of(n) in tasks.taggers() for g in tasks.get(_task_of(n)).hit_groups})
-    for f in args.files:  # cheap checks of every input before the models are loaded
+    names = score_names(specs)
+    known = {n: task_of(s) for n, s in names.items()}
+    require = sorted({g for t in known.values() if t in tasks.taggers() for g in tasks.get(t).hit_groups})
+    for f in args.files:  # cheap checks of every input and output before the models are loaded
         check_files(f, require=require)
-    taggers = {Path(n).name: Tagger.from_pretrained(n, backend=args.backend, threads=args.threads) for n in names}
-    files = list(args.files)
+    first = next(iter(known.values()))
+    files = list(args.files) or ([str(tasks.get(first).sample_path)] if first in tasks.taggers() else [])
+    outs = _outputs(files, args)
+
+    from e2ejax.inference import Tagger, tag_files
+
+    taggers = {n: Tagger.from_pretrained(s, backend=args.backend, threads=args.threads) for n, s in names.items()}
     if not files:
-        task = next(iter(taggers.values())).task
-        files = [str(tasks.get(task).sample_path)]
-    if args.output and len(files) > 1:
-        raise InputError(f"-o/--output names one output but {len(files)} inputs were given; drop -o to write <input>_scores.root for each")
-    for f in files:
-        out = args.output or f"{Path(f.split(':')[0]).stem}_scores.root"
-        if os.path.abspath(out) == os.path.abspath(f.split(":")[0]) or (
-                os.path.exists(out) and os.path.exists(f.split(":")[0]) and os.path.samefile(out, f.split(":")[0])):
-            raise InputError(f"-o/--output: expected an output path other than the input {f!r}; found the same file; "
-                             "writing there would replace the events with their scores: choose another name")
-        s = tag_files(taggers, f, out, batch_size=args.batch_size, progress=not args.quiet)
-        line = (f"{f}: {s['events']} events, {s['seeds']} seeds, {100 * s['in_acceptance']:.1f}% in acceptance, "
-                f"{s['events_per_s']:.0f} events/s ({s['seeds_per_s']:.0f} seeds/s) on {next(iter(taggers.values())).backend}")
-        if "auc" in s:
-            line += "; AUC " + ", ".join(f"{k} {v:.4f}" for k, v in s["auc"].items())
-        print(line + f" -> {out}")
+        files = [str(tasks.get(next(iter(taggers.values())).task).sample_path)]
+        outs = _outputs(files, args)
+    group = tasks.get(next(iter(taggers.values())).task).seed_group
+    for f, out in zip(files, outs):
+        s = tag_files(taggers, f, out, batch_size=args.batch_size, max_events=args.max_events, entry_start=start,
+                      entry_stop=stop, overwrite=args.overwrite, progress=not args.quiet)
+        where = f"{f} entries [{start}, {start + s['events']})" if args.entries or args.max_events else f
+        print(f"{where}: {s['events']} events, {s['seeds']} seeds, {100 * s['in_acceptance']:.1f}% in acceptance, "
+              f"{s['events_per_s']:.0f} events/s ({s['seeds_per_s']:.0f} seeds/s) on {next(iter(taggers.values())).backend} -> {out}")
+        for name, tagger in taggers.items():
+            print(_model_line(f"{group}_{name}", names[name], tagger.task, s, name))
+        if s["replaced"]:
+            print(f"replaced an earlier e2ejax prediction file at {out}")
     return 0

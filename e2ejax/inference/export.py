@@ -179,15 +179,18 @@ def random_inputs(model, batch: int, *, seed: int = 0) -> list[np.ndarray]:
     return out
 
 
-def verify(model, *, onnx_path=None, saved_model=None, objective: str = "classification", inputs=None, batch_sizes=(1, 2, 7, 64)):
+def verify(model, *, onnx_path=None, saved_model=None, objective: str = "classification", inputs=None, batch_sizes=(1, 2, 7, 64),
+           layout: str = "NHWC"):
     """Max absolute difference between JAX and each exported runtime.
 
     Args:
         model: the network that was exported.
-        onnx_path: an ONNX file from :func:`to_onnx` (NHWC), or None.
+        onnx_path: an ONNX file from :func:`to_onnx`, or None.
         saved_model: a directory from :func:`to_saved_model`, or None.
-        inputs: optional list of input arrays; default random inputs per batch size.
+        inputs: optional list of input arrays (channels-last); default random inputs per batch size.
         batch_sizes: batch sizes to try when ``inputs`` is not given.
+        layout: the ONNX file's layout: with ``"NCHW"`` its image inputs ``[B, H, W, C]`` are
+            fed transposed to ``[B, C, H, W]`` (JAX and the SavedModel take them channels-last).
 
     Returns:
         ``{"onnxruntime": {batch: diff}, "tensorflow": {batch: diff}}`` for the runtimes given.
@@ -199,8 +202,14 @@ def verify(model, *, onnx_path=None, saved_model=None, objective: str = "classif
     report = {}
     if onnx_path is not None:
         session = onnx_session(onnx_path)
+
+        def feed(x):
+            if layout != "NCHW":
+                return dict(zip(names, x))
+            return {n: np.ascontiguousarray(np.transpose(a, (0, 3, 1, 2))) if a.ndim == 4 else a for n, a in zip(names, x)}
+
         report["onnxruntime"] = {
-            len(x[0]): float(np.max(np.abs(session.run([OUTPUT_NAME], dict(zip(names, x)))[0] - np.asarray(reference(*x)))))
+            len(x[0]): float(np.max(np.abs(session.run([OUTPUT_NAME], feed(x))[0] - np.asarray(reference(*x)))))
             for x in cases
         }
     if saved_model is not None:
@@ -216,7 +225,17 @@ def verify(model, *, onnx_path=None, saved_model=None, objective: str = "classif
 
 
 def check_export_card(onnx_path: Path, model, card: Mapping) -> None:
-    """The ONNX file beside a checkpoint must be the export of the restored step (its JSON card says so)."""
+    """The ONNX file beside a checkpoint must be the export of the restored step (its JSON card says so).
+
+    Args:
+        onnx_path: the ``model.onnx`` beside the checkpoint; its card is ``model.onnx.json``.
+        model: the restored network (its ``input_spec`` must match the card's ``inputs``).
+        card: the restored step's model card (its ``step`` must equal the card's ``checkpoint_step``).
+
+    Raises:
+        InputError: the export card is missing, unreadable, or names other inputs, another
+            layout than NHWC, or another (or no) checkpoint step.
+    """
     meta = onnx_path.with_name(onnx_path.name + ".json")
     fix = f"re-export it (e2ejax export {onnx_path.parent} -o {onnx_path.parent}) or delete {onnx_path.name}"
     try:
@@ -226,9 +245,7 @@ def check_export_card(onnx_path: Path, model, card: Mapping) -> None:
                          f"({type(exc).__name__}: {exc}); {fix}") from None
     if not isinstance(found, dict):
         raise InputError(f"expected the export card {str(meta)!r} to hold a JSON object; found {type(found).__name__}; {fix}")
-    checks = [("inputs", spec_to_json(model.input_spec)), ("layout", "NHWC")]
-    if "checkpoint_step" in found:
-        checks.append(("checkpoint_step", card.get("step")))
+    checks = [("inputs", spec_to_json(model.input_spec)), ("layout", "NHWC"), ("checkpoint_step", card.get("step"))]
     for key, expected in checks:
         if found.get(key) != expected:
             raise InputError(f"expected {str(onnx_path)!r} to be the export of the checkpoint's model ({key} {expected!r}, "

@@ -18,10 +18,10 @@ from tqdm.auto import tqdm
 from e2ejax import tasks
 from e2ejax.errors import InputError
 from e2ejax.inference.tagger import Tagger
-from e2ejax.io import PredictionWriter, Prefetcher, iterate_events
-from e2ejax.metrics import roc_auc
+from e2ejax.io import PredictionWriter, Prefetcher, file_provenance, iterate_events
+from e2ejax.metrics import auc_standard_error, roc_auc
 
-__all__ = ["tag_files", "StageTimer", "STAGES", "EVENTS_PER_READ"]
+__all__ = ["tag_files", "truth_task", "StageTimer", "STAGES", "EVENTS_PER_READ"]
 
 #: events read from ROOT per call by :func:`tag_files` (batches are cut from these chunks; uproot's cost per call is high)
 EVENTS_PER_READ = 256
@@ -58,7 +58,30 @@ def _ready(tree):
     return jax.block_until_ready(tree)
 
 
-def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int = 64, max_events=None, progress: bool = True,
+def truth_task(file: str, group: str) -> str | None:
+    """The task whose truth labels ``<group>_label`` of ``file`` are, or None when it cannot be told.
+
+    A file written by ``e2ejax simulate`` names its sample in its provenance record
+    (:func:`e2ejax.io.file_provenance`); a file without one is attributed only when a
+    single tagger task uses that label (``eg_label``: e/gamma; ``jet_label`` serves qg, top and tau).
+    """
+    sample = file_provenance(str(file).split(":")[0]).get("sample")
+    if sample is not None:
+        return sample if sample in tasks.taggers() and tasks.get(sample).seed_group == group else None
+    users = [t for t in tasks.taggers() if tasks.get(t).label_field == f"{group}_label"]
+    return users[0] if len(users) == 1 else None
+
+
+def _events_to_tag(batch, entry_start: int, stop: int | None) -> int | None:
+    """The entries ``[entry_start, stop)`` of the tree ``batch`` comes from (None when its size is not known)."""
+    if batch.tree_entries is None:
+        return None
+    end = batch.tree_entries if stop is None else min(stop, batch.tree_entries)
+    return max(end - entry_start, 0)
+
+
+def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int = 64, max_events=None, entry_start: int = 0,
+              entry_stop: int | None = None, overwrite: bool = False, progress: bool = True,
               prefetch: int = 1, timer: StageTimer | None = None) -> dict:
     """Tag every event of ``files`` (one input file) with one or more taggers of the same seed group,
     writing a friend tree aligned entry by entry with the input.
@@ -68,6 +91,10 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int =
         files: one ROOT file (``path`` or ``path:tree``).
         output: ``.root`` (or ``.parquet``) path; written under a temporary name and renamed.
         batch_size: events per batch (files are read :data:`EVENTS_PER_READ` events at a time).
+        max_events: tag at most this many entries, from ``entry_start``.
+        entry_start, entry_stop: tag the input entries ``[entry_start, entry_stop)`` only (None:
+            to the end); output entry ``i`` is then input entry ``entry_start + i``.
+        overwrite: replace an existing ``output`` that is not an e2ejax prediction file.
         prefetch: batches read and turned into network inputs ahead, in a background
             thread, while the network scores the current one (0: no thread). ONNX Runtime
             runs on ``threads`` cores; the reading and the JAX ops use the others. One
@@ -77,7 +104,14 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int =
 
     Returns:
         Summary: ``events``, ``seeds``, ``in_acceptance`` fraction, ``seconds``, ``events_per_s``,
-        ``seeds_per_s`` and, where truth labels are present, ``auc`` per tagger.
+        ``seeds_per_s``, ``replaced`` (an earlier prediction file was at ``output``), ``truth``
+        (:func:`truth_task` of the input, or None) and, for the taggers of that task where the
+        input holds both classes, ``auc`` and its Hanley-McNeil ``auc_error`` per tagger, with
+        the ``n_signal`` and ``n_background`` seeds they count.
+
+    Raises:
+        InputError: no entry in the range asked for, or an input the taggers cannot read.
+        OutputError: another process is writing ``output``.
     """
     if timer is not None and prefetch:
         raise InputError(f"expected prefetch=0 with a stage timer (stages in a second thread overlap); found prefetch={prefetch}")
@@ -93,11 +127,15 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int =
     labels_all = []
     t0 = time.perf_counter()
     bar = tqdm(desc="tag", unit="ev", disable=not progress)
-    with PredictionWriter(output, group=group) as writer:
+    stop = entry_stop
+    if max_events is not None:
+        stop = entry_start + int(max_events) if stop is None else min(stop, entry_start + int(max_events))
+    writer = PredictionWriter(output, group=group, entry_start=entry_start, entry_stop=stop, overwrite=overwrite)
+    with writer:
         require = sorted({g for t in taggers.values() for g in tasks.get(t.task).hit_groups})
         # only the groups the taggers use (half the reading time of every group on the shipped samples)
-        events = iterate_events(files, step_size=max(batch_size, EVENTS_PER_READ), max_events=max_events, groups=require,
-                                optional=("ee",))
+        events = iterate_events(files, step_size=max(batch_size, EVENTS_PER_READ), entry_start=entry_start, entry_stop=stop,
+                                groups=require, optional=("ee",))
 
         def prepared():
             chunks = iter(events)
@@ -131,15 +169,25 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int =
                     labels_all.append(labels[keep])
                     for name, r in results.items():
                         scores_all[name].append(r.scores[keep])
+                if bar.total is None:  # the count is known once the tree is open: the bar gets its total and ETA
+                    bar.total = _events_to_tag(batch, entry_start, stop)
+                    bar.refresh()
                 bar.update(len(first.mask))
+        if n_events == 0:
+            raise InputError(f"expected entries to tag in {files!r}; found none in entries [{entry_start}, "
+                             f"{'end' if stop is None else stop}); fix: choose a range inside the file")
     bar.close()
     seconds = time.perf_counter() - t0
     summary = {
         "events": n_events, "seeds": n_seeds, "in_acceptance": n_in_acceptance / max(n_seeds, 1), "seconds": seconds,
         "events_per_s": n_events / max(seconds, 1e-9), "seeds_per_s": n_seeds / max(seconds, 1e-9),
+        "replaced": writer.replaced, "truth": truth_task(files, group) if labels_all else None,
     }
-    if labels_all:
-        labels = np.concatenate(labels_all)
-        if len(np.unique(labels)) == 2:
-            summary["auc"] = {name: roc_auc(labels, np.concatenate(s)) for name, s in scores_all.items()}
+    matching = [name for name, t in taggers.items() if t.task == summary["truth"]]
+    labels = np.concatenate(labels_all) if labels_all else np.zeros(0)
+    if matching and len(np.unique(labels)) == 2:
+        n_signal = int((labels == 1).sum())
+        summary.update(n_signal=n_signal, n_background=len(labels) - n_signal)
+        summary["auc"] = {name: roc_auc(labels, np.concatenate(scores_all[name])) for name in matching}
+        summary["auc_error"] = {name: auc_standard_error(a, n_signal, len(labels) - n_signal) for name, a in summary["auc"].items()}
     return summary

@@ -16,8 +16,6 @@ intra_op_parallelism_threads=1`` in the environment.
 from __future__ import annotations
 
 import functools
-import tempfile
-from pathlib import Path
 from typing import Mapping, NamedTuple
 
 import jax
@@ -26,7 +24,8 @@ import numpy as np
 
 from e2ejax import tasks
 from e2ejax.errors import InputError
-from e2ejax.inference.export import check_export_card, onnx_session, to_onnx
+from e2ejax.inference.export import check_export_card, onnx_session
+from e2ejax.inference.onnx_cache import cached_onnx, temporary_onnx
 from e2ejax.inputs import gnn_points, seed_frames, trim_seed_slots
 from e2ejax.io import GROUPS
 from e2ejax.nets import make_predict, takes_points
@@ -141,7 +140,8 @@ class Tagger:
         model: an e2ejax network whose inputs match ``task`` (frames, or points for the GNN).
         task: a tagger task of :mod:`e2ejax.tasks` (``"qg"``, ``"top"``, ``"tau"`` or ``"egamma"``).
         backend: ``"auto"``, ``"xla"`` or ``"onnxruntime"``.
-        onnx_path: an existing ONNX export of ``model``; exported on the fly when missing.
+        onnx_path: an existing ONNX export of ``model``; exported on the fly (to a temporary
+            folder) when missing.
         threads: ONNX Runtime intra-op threads (1, as production frameworks run it).
         max_rows: seeds per frame-building and network call (a :func:`pad_rows` size);
             default: as many as fit :data:`CALL_BYTES` of frames (top 32, qg 64, tau 48,
@@ -177,8 +177,7 @@ class Tagger:
         self._session = None
         if self.backend == "onnxruntime":
             if onnx_path is None:
-                self._tmp = tempfile.TemporaryDirectory(prefix="e2ejax-")
-                onnx_path = to_onnx(model, Path(self._tmp.name) / "model.onnx")
+                onnx_path, self._tmp = temporary_onnx(model)
             self._session = onnx_session(onnx_path, threads=threads)
             self._names = [s.name for s in model.input_spec]
 
@@ -281,7 +280,9 @@ class Tagger:
     @classmethod
     def from_pretrained(cls, name_or_path, *, backend: str = "auto", threads: int = 1) -> "Tagger":
         """A tagger for a shipped model name (``egamma``, ``qg``, ``top``, ``tau``) or a checkpoint
-        directory; a ``model.onnx`` exported beside the checkpoint is used when present."""
+        directory; a ``model.onnx`` exported beside the checkpoint is used when present, else
+        (``onnxruntime`` backend) the export kept in the checkpoint's ``.e2ejax-onnx`` folder,
+        made on first use (:mod:`e2ejax.inference.onnx_cache`)."""
         directory = resolve_checkpoint(name_or_path)
         try:
             model, card, _ = load_model(directory)
@@ -289,10 +290,15 @@ class Tagger:
             if str(directory) in str(exc):
                 raise
             raise InputError(f"the checkpoint {str(directory)!r} cannot be loaded: {exc}") from None
-        onnx_path = directory / "model.onnx"
+        onnx_path, keep = directory / "model.onnx", None
         if onnx_path.exists():
             check_export_card(onnx_path, model, card)
-        return cls(model, task=card["task"], backend=backend, onnx_path=onnx_path if onnx_path.exists() else None, threads=threads)
+        elif resolve_backend(backend) == "onnxruntime":
+            onnx_path, keep = cached_onnx(model, directory, step=card["step"], objective=tasks.get(card["task"]).objective)
+        tagger = cls(model, task=card["task"], backend=backend, onnx_path=onnx_path if onnx_path.exists() else None, threads=threads)
+        if keep is not None:
+            tagger._tmp = keep  # the temporary export lives as long as the tagger
+        return tagger
 
     def score_fn(self):
         """A pure JAX function ``events -> scores [B, S]`` (XLA), for gradients such as saliency."""

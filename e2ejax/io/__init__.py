@@ -7,6 +7,7 @@ documented in docs/FORMAT.md; :class:`EventBatch` documents every array a batch 
 
 from e2ejax.io._atomic import atomic_path, write_json_atomic
 from e2ejax.io._batch import EventBatch, HitOverflowWarning
+from e2ejax.io._claim import OUTPUT_SUFFIXES, check_output, claim_output, is_prediction_file
 from e2ejax.io._friend import FRIEND_TREE, PredictionWriter
 from e2ejax.io._open import DEFAULT_TREE, Source, resolve
 from e2ejax.io._info import file_provenance
@@ -30,6 +31,7 @@ __all__ = [
     "HitOverflowWarning",
     "INT_FIELDS",
     "MANTISSA_BITS",
+    "OUTPUT_SUFFIXES",
     "Prefetcher",
     "RocInputs",
     "PredictionWriter",
@@ -38,8 +40,11 @@ __all__ = [
     "branch_names",
     "bucket",
     "check_files",
+    "check_output",
+    "claim_output",
     "detect_layout",
     "file_provenance",
+    "is_prediction_file",
     "iterate_events",
     "load_roc_inputs",
     "open_output",

@@ -12,6 +12,7 @@ import uproot
 
 from e2ejax.errors import InputError, require
 from e2ejax.io._atomic import atomic_path
+from e2ejax.io._claim import claim_output
 from e2ejax.io._write_events import _TreeSink
 
 __all__ = ["PredictionWriter", "FRIEND_TREE"]
@@ -31,15 +32,26 @@ class PredictionWriter:
 
     The output is written under a temporary name and renamed by :meth:`close` only when the
     number of entries written equals the input's; on an error or a misaligned batch nothing
-    appears at ``path``.
+    appears at ``path``. While it is open the writer holds :func:`e2ejax.io.claim_output` on
+    ``path``: a second writer of the same path is refused, and an existing file is replaced
+    only if it is an earlier prediction file (``replaced`` is then True) or with ``overwrite``.
 
     Args:
         path: output path (``.root`` or ``.parquet``).
         group: name of the jagged group (``"jet"`` or ``"eg"``, as in the input) (keyword-only).
         tree: output tree name (ROOT only).
-        n_entries: expected entry count; defaults to the entry count of the input tree of
-            the first :class:`~e2ejax.io.EventBatch` written.
+        n_entries: expected entry count; defaults to the entries from ``entry_start`` to
+            ``entry_stop`` (or the end) of the input tree of the first
+            :class:`~e2ejax.io.EventBatch` written.
+        entry_start: the input entry of the first output entry (output entry ``i`` is input
+            entry ``entry_start + i``).
+        entry_stop: the input entry after the last one written (None: the tree's end).
+        overwrite: replace a file at ``path`` that is not an e2ejax prediction file.
         flush_entries: entries buffered per ``extend``.
+
+    Raises:
+        InputError: a path refused by :func:`e2ejax.io.check_output`.
+        OutputError: another writer holds ``path``.
 
     Examples:
         >>> import tempfile, os
@@ -52,21 +64,34 @@ class PredictionWriter:
     """
 
     def __init__(self, path, *, group: str = "jet", tree: str = FRIEND_TREE, n_entries: int | None = None,
+                 entry_start: int = 0, entry_stop: int | None = None, overwrite: bool = False,
                  flush_entries: int = 100_000):
         self.path = os.fspath(path)
         self.group, self.tree_name, self.n_entries = group, tree, n_entries
+        self.entry_start, self.entry_stop = int(entry_start), entry_stop
         self.parquet = self.path.endswith(".parquet")
         if self.parquet:
             require("pyarrow", "parquet")
-        self._ctx = atomic_path(self.path)
-        self._tmp = self._ctx.__enter__()
-        self._file = None if self.parquet else uproot.recreate(self._tmp, compression=uproot.LZ4(1))
-        self._sink = None if self.parquet else _TreeSink(self._file, tree, flush_entries=flush_entries)
+        self._claim = contextlib.ExitStack()
+        self.replaced = self._claim.enter_context(claim_output(self.path, overwrite=overwrite))
+        try:
+            self._ctx = atomic_path(self.path)
+            self._tmp = self._ctx.__enter__()
+        except BaseException:
+            self._claim.close()
+            raise
+        try:
+            self._file = None if self.parquet else uproot.recreate(self._tmp, compression=uproot.LZ4(1))
+            self._sink = None if self.parquet else _TreeSink(self._file, tree, flush_entries=flush_entries)
+        except BaseException as exc:
+            self._closed = True
+            self._release(type(exc), exc, exc.__traceback__)
+            raise
         self.flush_entries = flush_entries
         self._pending: list[tuple] = []
         self._n_pending = 0
         self._chunks: list[dict] = []
-        self._next = 0
+        self._next = self.entry_start
         self._source: tuple[str, str] | None = None
         self._closed = False
 
@@ -91,11 +116,13 @@ class PredictionWriter:
             source = (batch.file, batch.tree)
             if self._source is None:
                 self._source = source
-                if self.n_entries is None and batch.tree_entries is not None:
-                    self.n_entries = batch.tree_entries
-                elif self.n_entries is None:
-                    with uproot.open(batch.file) as f:
-                        self.n_entries = int(f[batch.tree].num_entries)
+                if self.n_entries is None:
+                    total = batch.tree_entries
+                    if total is None:
+                        with uproot.open(batch.file) as f:
+                            total = int(f[batch.tree].num_entries)
+                    stop = total if self.entry_stop is None else min(total, int(self.entry_stop))
+                    self.n_entries = max(stop - self.entry_start, 0)
             elif source != self._source:
                 self._fail(f"expected batches from {self._source[0]!r} only (one friend file per input file); "
                            f"found a batch from {source[0]!r}; write one output per input file")
@@ -140,6 +167,13 @@ class PredictionWriter:
         self.abort()
         raise InputError(message)
 
+    def _release(self, exc_type, exc, tb):
+        """Leave the temporary-file context (rename, or remove on an error), then release the claim on ``path``."""
+        try:
+            return self._ctx.__exit__(exc_type, exc, tb)
+        finally:
+            self._claim.close()
+
     def _close_file(self) -> None:
         """Mark closed and close the ROOT file, ignoring its errors (the output is being discarded)."""
         self._closed = True
@@ -153,7 +187,7 @@ class PredictionWriter:
             return
         self._close_file()
         try:
-            self._ctx.__exit__(InputError, InputError("aborted"), None)
+            self._release(InputError, InputError("aborted"), None)
         except InputError:
             pass
 
@@ -165,8 +199,9 @@ class PredictionWriter:
         """
         if self._closed:
             return
-        if self.n_entries is not None and self._next != self.n_entries:
-            self._fail(f"expected predictions for all {self.n_entries} input entries; found {self._next}; "
+        written = self._next - self.entry_start
+        if self.n_entries is not None and written != self.n_entries:
+            self._fail(f"expected predictions for all {self.n_entries} input entries; found {written}; "
                        "the output would not align with its input, so it was not written")
         try:
             self._flush()
@@ -179,11 +214,11 @@ class PredictionWriter:
                 self._file.close()
         except BaseException as exc:  # e.g. the disk is full: remove the temporary file, report the path
             self._close_file()
-            if not self._ctx.__exit__(type(exc), exc, exc.__traceback__):
+            if not self._release(type(exc), exc, exc.__traceback__):
                 raise
             return
         self._closed = True
-        self._ctx.__exit__(None, None, None)
+        self._release(None, None, None)
 
     def __enter__(self):
         return self
@@ -193,5 +228,5 @@ class PredictionWriter:
             self.close()
         elif not self._closed:
             self._close_file()
-            self._ctx.__exit__(exc_type, exc, tb)  # removes the temporary file; a full disk becomes an OutputError
+            self._release(exc_type, exc, tb)  # removes the temporary file; a full disk becomes an OutputError
         return False

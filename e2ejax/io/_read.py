@@ -255,6 +255,8 @@ def iterate_events(
     groups=None,
     step_size: int | str = "32 MB",
     max_events: int | None = None,
+    entry_start: int = 0,
+    entry_stop: int | None = None,
     max_hits: dict | None = None,
     min_pad: int = 16,
     release_memory: bool = True,
@@ -274,6 +276,8 @@ def iterate_events(
         groups: sparse groups to read (default: every group fully present in the file).
         step_size: entries per batch (int) or a size string such as ``"32 MB"`` (uproot's).
         max_events: stop after this many events in total (``None``: all).
+        entry_start, entry_stop: the entries ``[entry_start, entry_stop)`` of each tree, as
+            uproot's (``None``: to the end); ``max_events`` counts from ``entry_start``.
         max_hits: group -> most hits kept per event (default :data:`DEFAULT_MAX_HITS`);
             extra hits are dropped with a :class:`HitOverflowWarning`.
         min_pad: smallest padded size of a group (padded sizes are powers of two).
@@ -307,10 +311,12 @@ def iterate_events(
         if remaining is not None and remaining <= 0:
             return
         t = open_tree(source)
-        stop = t.num_entries if remaining is None else min(t.num_entries, remaining)
+        first = min(int(entry_start), t.num_entries)
+        stop = t.num_entries if entry_stop is None else max(min(t.num_entries, int(entry_stop)), first)
+        stop = stop if remaining is None else min(stop, first + remaining)
         try:
             lay, grps, names = _plan(t, layout, groups, source.path, require, optional)
-            chunks = t.iterate(names, step_size=step_size, entry_stop=stop, library="ak", report=True)
+            chunks = t.iterate(names, step_size=step_size, entry_start=first, entry_stop=stop, library="ak", report=True)
             for arrays, report in chunks:
                 start, end = int(report.tree_entry_start), int(report.tree_entry_stop)
                 kwargs = dict(min_pad=min_pad, max_hits=max_hits, start=start, stop=end, path=source.path)
@@ -333,4 +339,4 @@ def iterate_events(
         finally:
             t.file.close()
         if remaining is not None:
-            remaining -= stop
+            remaining -= stop - first

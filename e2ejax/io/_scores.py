@@ -33,6 +33,8 @@ class RocInputs(NamedTuple):
     group: str  # "eg" or "jet"
     n_entries: int  # events read
     n_unknown: int  # scored seeds skipped because their label is -1
+    entry: np.ndarray  # int64 [N]: entry of the input each seed belongs to
+    slot: np.ndarray  # int64 [N]: its seed slot in that entry
 
 
 def _open(spec, default_tree: str, what: str):
@@ -202,4 +204,6 @@ def load_roc_inputs(score_files, truth, *, models: Sequence[str] | None = None, 
     for spec, name, low in parsed:
         values = ak.to_numpy(ak.flatten(base_values[name][slot])).astype(np.float64)[known]
         scores[spec] = -values if low else values
-    return RocInputs(y, scores, group, n_entries, n_unknown)
+    entry = np.repeat(np.arange(n_entries, dtype=np.int64), ak.to_numpy(ak.sum(slot, axis=1)))[known]
+    position = ak.to_numpy(ak.flatten(ak.local_index(labels)[slot])).astype(np.int64)[known]
+    return RocInputs(y, scores, group, n_entries, n_unknown, entry, position)

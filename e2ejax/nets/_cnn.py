@@ -84,9 +84,8 @@ class ResNetConfig:
         input_scale: one fixed factor per channel applied to the frames first (e.g. 0.1
             per GeV), part of the network so exported models take raw frames; None: 1.
         log_scale: when set (GeV), every channel also enters as ``log1p(|x| / log_scale)``
-            (``2 C`` maps into the stem): pixel values of 0.1 to 100 GeV on one footing
-            (shipped qg: validation AUC 0.805 -> 0.814 for 30% of ONNX Runtime throughput;
-            the log channels alone, without the linear ones: 0.800).
+            (``2 C`` maps into the stem): pixel values of 0.1 to 100 GeV on one footing, at
+            the cost of a wider stem.
     """
 
     height: int = 125

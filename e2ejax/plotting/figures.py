@@ -14,15 +14,42 @@ from typing import Sequence
 
 import numpy as np
 
+from e2ejax import tasks
 from e2ejax.errors import InputError, require
 from e2ejax.io import atomic_path
 from e2ejax.plotting.history import LossHistory
 from e2ejax.plotting.roc import RocCurve
 
-__all__ = ["loss_figure", "roc_figure", "save_figure", "check_output", "CLASS_NAMES"]
+__all__ = ["loss_figure", "roc_figure", "save_figure", "check_output", "roc_classes", "EXPERIMENT_LABEL"]
 
-#: seed group -> (name of label 0, name of label 1) where the meaning of the labels is fixed.
-CLASS_NAMES = {"eg": ("photon", "electron")}
+#: the label of every figure: the samples are e2ejax's private fast simulation, not CMS results
+EXPERIMENT_LABEL = ("e2ejax", "Simulation Private Work")
+
+
+def roc_classes(task: str | None = None, group: str | None = None) -> tuple[str, str]:
+    """``(name of label 0, name of label 1)`` for ROC axes: the task's classes where it is known.
+
+    Args:
+        task: a tagger task of :mod:`e2ejax.tasks` (such as the ``sample`` of the truth file's
+            provenance), or None.
+        group: the seed group scored (``"eg"``, ``"jet"``); a group that only one tagger
+            scores names its task when ``task`` is None.
+
+    Returns:
+        The registry's ``Task.classes``, or ``("background", "signal")`` when the task is unknown.
+
+    Examples:
+        >>> roc_classes("qg"), roc_classes(group="eg"), roc_classes(group="jet")
+        (('quark', 'gluon'), ('photon', 'electron'), ('background', 'signal'))
+    """
+    if task in tasks.taggers():
+        return tasks.get(task).classes
+    scoring = [t for t in tasks.taggers() if tasks.get(t).seed_group == group]
+    return tasks.get(scoring[0]).classes if len(scoring) == 1 else ("background", "signal")
+
+
+def _title(name: str) -> str:
+    return name[:1].upper() + name[1:]
 
 
 # -- figures -----------------------------------------------------------------------------
@@ -41,7 +68,8 @@ def _cms_style():
         yield hep
 
 
-def _new_axes(size):
+def _new_figure(size):
+    """An empty constrained-layout figure on the Agg canvas (InputError for a bad size)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -50,11 +78,17 @@ def _new_axes(size):
         raise InputError(f"expected a positive figure size (width, height) in inches; found {size!r}")
     fig = Figure(figsize=(w, h), layout="constrained")
     FigureCanvasAgg(fig)
+    return fig
+
+
+def _new_axes(size):
+    fig = _new_figure(size)
     return fig, fig.add_subplot()
 
 
 def _label(hep, ax, rlabel: str | None) -> None:
-    hep.cms.label(ax=ax, data=False, rlabel=rlabel or "", loc=0)
+    exp, text = EXPERIMENT_LABEL
+    hep.label.exp_label(exp=exp, text=text, data=True, rlabel=rlabel or "", loc=0, ax=ax)
 
 
 def loss_figure(histories: Sequence[LossHistory], *, x: str = "epoch", log: bool = False, train_only: bool = False,
@@ -116,19 +150,20 @@ def loss_figure(histories: Sequence[LossHistory], *, x: str = "epoch", log: bool
     return fig
 
 
-def roc_figure(curves: Sequence[RocCurve], *, group: str | None = None, rejection: bool = False,
+def roc_figure(curves: Sequence[RocCurve], *, classes: tuple[str, str] = ("background", "signal"), rejection: bool = False,
                size=(10.0, 10.0), rlabel: str | None = None):
     """ROC curves of several scores against the same labels, AUC in the legend.
 
-    Default axes: background efficiency (``fpr``) on x, signal efficiency (``tpr``) on y,
+    Default axes: label-0 efficiency (``fpr``) on x, label-1 efficiency (``tpr``) on y,
     with the diagonal of a random classifier; ``ax.lines[i]`` holds ``(fpr, tpr)`` of
-    ``curves[i]`` exactly. With ``rejection=True``: signal efficiency on x and background
-    rejection ``1 / fpr`` on a log y axis (points with ``fpr = 0`` left out).
+    ``curves[i]`` exactly. With ``rejection=True``: label-1 efficiency on x and label-0
+    rejection ``1 / fpr`` on a log y axis (points with ``fpr = 0`` left out). A curve with a
+    bootstrap band (:class:`~e2ejax.plotting.roc.RocBand`) gets it shaded in its colour,
+    ``ax.collections[i]`` in curve order, and its AUC with the band's standard deviation.
 
     Args:
         curves: from :func:`roc_curves`.
-        group: ``"eg"`` or ``"jet"``, names the classes on the axes (``eg``: electron = 1,
-            photon = 0); otherwise "signal (label 1)" / "background (label 0)".
+        classes: ``(label 0, label 1)`` names for the axes (:func:`roc_classes`), keyword-only.
         rejection: draw the rejection form (keyword-only).
         size: figure size in inches.
         rlabel: text at the top right (default none).
@@ -138,32 +173,43 @@ def roc_figure(curves: Sequence[RocCurve], *, group: str | None = None, rejectio
     """
     if not curves:
         raise InputError("expected at least one ROC curve to plot; found none")
-    bkg, sig = CLASS_NAMES.get(group, ("background", "signal"))
-    sig_name = f"{sig.capitalize()} efficiency" if group in CLASS_NAMES else "Signal efficiency (label 1)"
-    bkg_name = f"{bkg.capitalize()}" if group in CLASS_NAMES else "Background (label 0)"
+    bkg, sig = (_title(c) for c in classes)
     with _cms_style() as hep:
         fig, ax = _new_axes(size)
         for i, c in enumerate(curves):
-            style = {"color": f"C{i % 10}", "label": f"{c.name} (AUC = {c.auc:.4f})"}
+            colour = f"C{i % 10}"
+            auc = f"{c.auc:.4f}" if c.band is None else f"{c.auc:.3f} \u00b1 {c.band.auc_std:.3f}"
+            style = {"color": colour, "label": f"{c.name} (AUC = {auc})"}
             if rejection:
                 keep = c.fpr > 0
                 ax.plot(c.tpr[keep], 1.0 / c.fpr[keep], **style)
             else:
                 ax.plot(c.fpr, c.tpr, **style)
+            if c.band is not None:
+                _draw_band(ax, c.band, colour, rejection=rejection)
         if rejection:
             ax.set_yscale("log")
-            ax.set_xlabel(sig_name)
-            ax.set_ylabel(f"{bkg_name} rejection" if group in CLASS_NAMES else "Background rejection (label 0)")
+            ax.set_xlabel(f"{sig} efficiency")
+            ax.set_ylabel(f"{bkg} rejection")
             ax.set_xlim(0, 1)
         else:
             ax.plot([0, 1], [0, 1], ls=":", color="grey", label="Random (AUC = 0.5)")
-            ax.set_xlabel(f"{bkg_name} efficiency" if group in CLASS_NAMES else "Background efficiency (label 0)")
-            ax.set_ylabel(sig_name)
+            ax.set_xlabel(f"{bkg} efficiency")
+            ax.set_ylabel(f"{sig} efficiency")
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1.05)
         ax.legend(loc="lower right" if not rejection else "upper right")
         _label(hep, ax, rlabel)
     return fig
+
+
+def _draw_band(ax, band, colour: str, *, rejection: bool) -> None:
+    """Shade a bootstrap band: between its fpr bounds at each tpr, or between the rejections ``1 / fpr``."""
+    if rejection:
+        keep = band.fpr_low > 0
+        ax.fill_between(band.tpr[keep], 1.0 / band.fpr_high[keep], 1.0 / band.fpr_low[keep], color=colour, alpha=0.25, lw=0)
+    else:
+        ax.fill_betweenx(band.tpr, band.fpr_low, band.fpr_high, color=colour, alpha=0.25, lw=0)
 
 
 def _format_of(path: str) -> str:

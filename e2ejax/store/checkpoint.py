@@ -14,7 +14,9 @@ Layout of a checkpoint directory (orbax ``CheckpointManager``, one folder per st
 Saving is atomic: orbax writes a step to ``DIR/<step>.orbax-checkpoint-tmp-<n>`` and
 renames it to ``DIR/<step>`` once everything is on disk (``AtomicRenameTemporaryPath``,
 chosen explicitly here); a process killed mid-save leaves only the temporary folder,
-which is ignored when listing steps and deleted the next time the directory is opened.
+which is ignored when listing steps and deleted the next time the directory is opened
+(here, before orbax opens it: orbax's own clean-up runs in a thread that an exiting
+process could cut short, with a traceback at interpreter shutdown).
 ``model_card.json`` is written to a temporary name and ``os.replace``d (a temporary card
 left by a killed process is removed by the next save). Saves are
 synchronous, so a step reported as saved is complete.
@@ -62,6 +64,15 @@ _CARD = "card"
 _STATE, _INTEGRITY = STATE_ITEM, INTEGRITY_ITEM
 _MODEL_KEYS = ("name", "config", "input_spec")
 _FILLED_IN = ("e2ejax_version", "step", "metrics")
+
+
+def _remove_unfinished_steps(directory: Path) -> None:
+    """Delete the temporary step folders (``<step>.orbax-checkpoint-tmp-<n>``) a killed save left in ``directory``.
+
+    A read-only directory keeps them (they are never listed as steps).
+    """
+    for path in directory.glob(f"*{atomicity.TMP_DIR_SUFFIX}*"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class Checkpointer(RestoreMixin):
@@ -129,7 +140,7 @@ class Checkpointer(RestoreMixin):
                 ]
             ),
             enable_async_checkpointing=False,
-            cleanup_tmp_directories=True,
+            cleanup_tmp_directories=False,  # done by _remove_unfinished_steps, in this thread
             create=False,
             temporary_path_class=atomicity.AtomicRenameTemporaryPath,
         )
@@ -138,6 +149,7 @@ class Checkpointer(RestoreMixin):
             _CARD: ocp.JsonCheckpointHandler(),
             _INTEGRITY: ocp.JsonCheckpointHandler(),
         }
+        _remove_unfinished_steps(self.directory)
         try:
             with quiet_orbax():
                 self._mgr = ocp.CheckpointManager(self.directory, options=options, item_handlers=handlers)

@@ -9,12 +9,18 @@ Example ``train.yaml``::
     training: {epochs: 10, batch_size: 64, patience: 3, seed: 0}
     output: runs/qg
 
-Nothing in a config is evaluated; unknown keys are errors that list the valid ones.
+Relative paths in ``data`` and ``output`` are relative to the directory of the config
+file (``configs/qg.yaml`` with ``output: ../runs/qg`` writes ``runs/qg`` of the
+repository wherever it is run from). Nothing in a config is evaluated; unknown keys are
+errors that list the valid ones. Comment lines at the top holding ``e2ejax simulate``
+commands say how the data were made (:func:`simulate_commands` reads them).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +31,8 @@ from e2ejax import tasks
 from e2ejax.errors import InputError
 from e2ejax.nets import REGISTRY, make_config
 
-__all__ = ["ModelSpec", "DataSpec", "OptimizerSpec", "TrainingSpec", "TrainConfig", "load_config", "make_optimizer"]
+__all__ = ["ModelSpec", "DataSpec", "OptimizerSpec", "TrainingSpec", "TrainConfig", "load_config", "make_optimizer",
+           "parse_config", "missing_data", "simulate_commands", "display_path"]
 
 
 @dataclass(frozen=True)
@@ -148,7 +155,7 @@ def load_config(path) -> TrainConfig:
 
 
 def parse_config(raw, *, base: Path | None = None) -> TrainConfig:
-    """Validate an already-parsed config mapping; relative data paths are resolved against ``base``."""
+    """Validate an already-parsed config mapping; relative data and output paths are resolved against ``base``."""
     if not isinstance(raw, dict):
         raise InputError(f"expected a YAML mapping at the top of the config, found {type(raw).__name__}")
     sections = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -178,7 +185,76 @@ def parse_config(raw, *, base: Path | None = None) -> TrainConfig:
     output = raw.get("output", "runs/e2ejax")
     if not isinstance(output, str) or not output:
         raise InputError(f"expected 'output' to be a directory path (a string), found {output!r}; fix the config")
+    if base is not None and not Path(output).is_absolute():
+        output = str(base / output)
     return TrainConfig(model=model, task=raw["task"], data=data, optimizer=optimizer, training=training, output=output)
+
+
+def missing_data(cfg: TrainConfig) -> list[str]:
+    """The data files of a config (train, validation, test, in order) that do not exist."""
+    files = cfg.data.train + cfg.data.validation + cfg.data.test
+    return [f for f in dict.fromkeys(files) if not Path(f).exists()]
+
+
+def display_path(path) -> str:
+    """``path`` relative to the working directory when it lies below it, else absolute (normalised)."""
+    here = os.path.relpath(os.path.abspath(path))
+    return here if not here.startswith("..") else os.path.abspath(path)
+
+
+def _output_of(argv: list[str]) -> int | None:
+    """Index of the value of ``-o`` / ``--output`` in a command's words."""
+    for i, word in enumerate(argv[:-1]):
+        if word in ("-o", "--output"):
+            return i + 1
+    return None
+
+
+def simulate_commands(path, missing=()) -> list[str]:
+    """The ``e2ejax simulate`` commands in the comment lines at the top of a config.
+
+    Args:
+        path: the config file.
+        missing: data files (as :func:`missing_data` gives them); when given, only the
+            commands writing one of them are returned, their ``-o`` rewritten as that file's
+            path relative to the working directory, so that they run from here.
+
+    Returns:
+        The commands, in the order written; empty when the header has none (or, with
+        ``missing``, none writes a missing file).
+
+    Examples:
+        >>> import tempfile, os
+        >>> d = tempfile.mkdtemp(); os.mkdir(os.path.join(d, "configs"))
+        >>> cfg = os.path.join(d, "configs", "qg.yaml")
+        >>> _ = open(cfg, "w").write("# Data:\\n#   e2ejax simulate qg --events 10 --seed 1 -o data/a.root\\nmodel: {}\\n")
+        >>> simulate_commands(cfg)
+        ['e2ejax simulate qg --events 10 --seed 1 -o data/a.root']
+        >>> simulate_commands(cfg, [os.path.join(d, "configs", "..", "data", "a.root")])[0].endswith("/data/a.root")
+        True
+    """
+    commands = []
+    for line in Path(path).read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        text = line.lstrip("# ").strip()
+        if text.startswith("e2ejax simulate"):
+            commands.append(text)
+    if not missing:
+        return commands
+    wanted = {Path(os.path.abspath(f)): f for f in missing}
+    out = []
+    for command in commands:
+        argv = shlex.split(command)
+        at = _output_of(argv)
+        if at is None:
+            continue
+        tail = Path(argv[at]).parts
+        target = next((f for f in wanted if f.parts[-len(tail):] == tail), None)
+        if target is not None:
+            argv[at] = display_path(target)
+            out.append(shlex.join(argv))
+    return out
 
 
 def make_optimizer(spec: OptimizerSpec, *, total_steps: int) -> optax.GradientTransformation:

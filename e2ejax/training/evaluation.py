@@ -16,7 +16,7 @@ from e2ejax import tasks
 from e2ejax.errors import InputError
 from e2ejax.inputs import baseline_scores, calibrated_pt, calibration_examples, trim_seed_slots
 from e2ejax.io import iterate_events
-from e2ejax.metrics import response_and_resolution, roc_auc
+from e2ejax.metrics import auc_difference_error, auc_standard_error, response_and_resolution, roc_auc
 from e2ejax.training.batches import EVENTS_PER_READ, fixed_batches, seed_examples
 
 __all__ = ["evaluate_tagger", "evaluate_calibration"]
@@ -36,9 +36,12 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
     """AUC of ``predict(params, *inputs)`` and of the task's baselines on labelled seeds of ``files``.
 
     Returns:
-        ``{"files", "events", "seeds", "signal", "auc", "baselines": {name: auc},
-        "best_baseline", "margin"}`` with ``margin = auc - max(baseline aucs)``; each
-        baseline AUC is that of its better orientation, ``max(AUC, 1 - AUC)``.
+        ``{"files", "events", "seeds", "signal", "auc", "auc_error", "baselines": {name: auc},
+        "baseline_errors": {name: error}, "best_baseline", "margin", "margin_error",
+        "margin_sigma"}`` with ``margin = auc - max(baseline aucs)``; each baseline AUC is
+        that of its better orientation, ``max(AUC, 1 - AUC)``. The errors are Hanley-McNeil
+        standard errors (:func:`e2ejax.metrics.auc_standard_error`), ``margin_error`` is
+        :func:`e2ejax.metrics.auc_difference_error` and ``margin_sigma = margin / margin_error``.
     """
     group = tasks.get(task).seed_group
     chunks, baselines, n_events = [], {}, 0
@@ -62,8 +65,14 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
     aucs = {name: max(a, 1.0 - a) for name, a in ((n, roc_auc(labels, np.concatenate(v))) for n, v in baselines.items())}
     best = max(aucs, key=aucs.get)
     auc = roc_auc(labels, scores)
-    return {"files": [str(f) for f in files], "events": n_events, "seeds": int(len(labels)), "signal": int(labels.sum()),
-            "auc": auc, "baselines": aucs, "best_baseline": best, "margin": auc - aucs[best]}
+    n_signal = int(labels.sum())
+    n_background = int(len(labels)) - n_signal
+    margin_error = auc_difference_error(auc, aucs[best], n_signal, n_background)
+    return {"files": [str(f) for f in files], "events": n_events, "seeds": int(len(labels)), "signal": n_signal,
+            "auc": auc, "auc_error": auc_standard_error(auc, n_signal, n_background), "baselines": aucs,
+            "baseline_errors": {name: auc_standard_error(a, n_signal, n_background) for name, a in aucs.items()},
+            "best_baseline": best, "margin": auc - aucs[best], "margin_error": margin_error,
+            "margin_sigma": (auc - aucs[best]) / margin_error}
 
 
 def evaluate_calibration(predict: Callable, params, files, *, n_constituents: int, max_events: int | None = None,

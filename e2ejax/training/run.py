@@ -25,7 +25,7 @@ from e2ejax.io import file_provenance, iterate_events
 from e2ejax.nets import build, takes_points
 from e2ejax.store import Checkpointer, save_state
 from e2ejax.training.batches import EVENTS_PER_READ, fixed_batches, seed_examples
-from e2ejax.training.config import TrainConfig, load_config, make_optimizer
+from e2ejax.training.config import TrainConfig, display_path, load_config, make_optimizer, missing_data, simulate_commands
 from e2ejax.training.evaluation import evaluate_calibration, evaluate_tagger
 from e2ejax.training.steps import TrainState, fit, make_steps
 
@@ -76,8 +76,21 @@ def held_out_summary(task: str, evaluation: dict) -> str:
         return (f"held-out ({evaluation['jets']} jets): response {u['response']:.3f} -> {c['response']:.3f}, "
                 f"resolution {u['resolution']:.4f} -> {c['resolution']:.4f}")
     b = evaluation["best_baseline"]
-    return (f"held-out ({evaluation['seeds']} seeds): AUC {evaluation['auc']:.4f} vs baseline {b} "
-            f"{evaluation['baselines'][b]:.4f} (margin {evaluation['margin']:+.4f})")
+    return (f"held-out ({evaluation['seeds']} seeds): AUC {evaluation['auc']:.4f} ± {evaluation['auc_error']:.4f} "
+            f"vs baseline {b} {evaluation['baselines'][b]:.4f} ± {evaluation['baseline_errors'][b]:.4f} "
+            f"(margin {evaluation['margin']:+.4f}, {evaluation['margin_sigma']:+.1f} standard errors)")
+
+
+def _check_data(cfg: TrainConfig, config_path) -> None:
+    """InputError naming the missing data files and the config's own commands that make them."""
+    missing = missing_data(cfg)
+    if not missing:
+        return
+    commands = simulate_commands(config_path, missing)
+    how = (f"make them with: {'; '.join(commands)}" if commands else
+           "make them with 'e2ejax simulate' (the config's header holds no command writing them), or fix the paths")
+    raise InputError(f"expected the data files of {str(config_path)!r} (paths relative to the config); "
+                     f"missing: {', '.join(display_path(f) for f in missing)}; {how}")
 
 
 def _start_over(out: Path, say) -> None:
@@ -112,6 +125,7 @@ def train(config_path, *, fresh: bool = False, progress: bool = True, command: s
     task = tasks.get(cfg.task)
     if not cfg.data.validation:
         raise InputError("expected data.validation files in the config (early stopping and the best checkpoint use them)")
+    _check_data(cfg, config_path)
     out = Path(cfg.output)
     model = build(cfg.model.name, cfg.model.options, rngs=nnx.Rngs(cfg.training.seed))
     n_points = model.config.n_points if takes_points(model) else None
@@ -159,6 +173,7 @@ def train(config_path, *, fresh: bool = False, progress: bool = True, command: s
         lambda: examples(cfg.data.validation, seed=0, shuffle=False, **common),
         epochs=cfg.training.epochs, patience=cfg.training.patience, start_epoch=start_epoch,
         on_epoch_end=on_epoch_end, progress=progress, history_before=list(history), best_params=best_params,
+        steps_per_epoch=steps_per_epoch,
     )
     seconds = time.perf_counter() - t0 + spent
     validation = _evaluate(steps.predict, best, cfg, cfg.data.validation, n_points=n_points, n_constituents=n_constituents)

@@ -18,10 +18,11 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
+from e2ejax.metrics import roc_auc
 from e2ejax.nets import make_apply, predict_from
 from e2ejax.training.losses import mass_decorrelation_kl, weighted_bce, weighted_mse
 
-__all__ = ["Batch", "TrainState", "Steps", "make_steps", "evaluate", "fit"]
+__all__ = ["Batch", "TrainState", "Steps", "make_steps", "evaluate", "validation_metrics", "fit"]
 
 
 class Batch(NamedTuple):
@@ -57,6 +58,7 @@ class Steps(NamedTuple):
     eval_step: Callable  # (params, batch) -> metrics (sums, see make_steps)
     predict: Callable  # (params, *inputs) -> scores [B]
     graphdef: Any
+    objective: str = "classification"  # what the single output means (e2ejax.nets.OBJECTIVES)
 
 
 def _mesh_shardings(mesh: Mesh | None):
@@ -89,7 +91,7 @@ def make_steps(
     Returns:
         :class:`Steps`. ``train_step`` returns metrics ``{"loss", "grad_norm"}``;
         ``eval_step`` returns sums ``{"loss_sum", "weight_sum"}`` so a loop can
-        average over batches exactly.
+        average over batches exactly, and the raw ``outputs [B]``.
     """
     apply, params0 = make_apply(model)
     predict = predict_from(apply, objective)
@@ -117,7 +119,7 @@ def make_steps(
 
     def eval_step(params, batch: Batch):
         w = jnp.sum(batch.weights)
-        return {"loss_sum": per_batch_loss(params, batch) * w, "weight_sum": w}
+        return {"loss_sum": per_batch_loss(params, batch) * w, "weight_sum": w, "outputs": outputs(params, batch.inputs)}
 
     def init():
         params = jax.tree.map(jnp.copy, params0)  # steps donate the state
@@ -132,17 +134,31 @@ def make_steps(
             train_step, in_shardings=(replicated, sharded), out_shardings=(replicated, replicated), donate_argnums=0
         )
         jit_eval = jax.jit(eval_step, in_shardings=(replicated, sharded), out_shardings=replicated)
-    return Steps(apply, init, jit_train, jit_eval, jax.jit(predict), nnx.graphdef(model))
+    return Steps(apply, init, jit_train, jit_eval, jax.jit(predict), nnx.graphdef(model), objective)
 
 
-def evaluate(steps: Steps, params, batches) -> float:
-    """Weighted mean loss over an iterable of :class:`Batch` (exact, not a mean of means)."""
-    loss, weight = 0.0, 0.0
+def validation_metrics(steps: Steps, params, batches) -> dict:
+    """``{"val_loss"}``: the weighted mean loss over an iterable of :class:`Batch` (exact, not a mean
+    of means), and for classification ``"val_auc"``, the ROC AUC of the outputs on the examples of
+    non-zero weight (when both classes are present)."""
+    loss, weight, outputs, targets = 0.0, 0.0, [], []
     for batch in batches:
         m = steps.eval_step(params, batch)
         loss += float(m["loss_sum"])
         weight += float(m["weight_sum"])
-    return loss / max(weight, 1e-12)
+        keep = np.asarray(batch.weights) > 0
+        outputs.append(np.asarray(m["outputs"])[keep])
+        targets.append(np.asarray(batch.targets)[keep])
+    metrics = {"val_loss": loss / max(weight, 1e-12)}
+    labels = np.concatenate(targets) if targets else np.zeros(0)
+    if steps.objective == "classification" and len(np.unique(labels)) == 2:
+        metrics["val_auc"] = roc_auc(labels.astype(int), np.concatenate(outputs))
+    return metrics
+
+
+def evaluate(steps: Steps, params, batches) -> float:
+    """Weighted mean loss over an iterable of :class:`Batch` (see :func:`validation_metrics`)."""
+    return validation_metrics(steps, params, batches)["val_loss"]
 
 
 def fit(
@@ -158,6 +174,7 @@ def fit(
     progress: bool = True,
     history_before=(),
     best_params=None,
+    steps_per_epoch: int | None = None,
 ):
     """Train for ``epochs`` epochs with early stopping on the validation loss.
 
@@ -173,6 +190,7 @@ def fit(
         history_before: on resume, the metrics of the epochs already run, so that the best
             score and the patience count continue where they were.
         best_params: on resume, the parameters of the best epoch so far.
+        steps_per_epoch: training steps in an epoch, the total of the progress bar (None: not shown).
 
     Returns:
         ``(state, best_params, history)``; ``history`` is a list of per-epoch metric dicts.
@@ -184,7 +202,8 @@ def fit(
     history = []
     for epoch in range(start_epoch, epochs):
         total, n = 0.0, 0
-        bar = tqdm(train_batches(epoch), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
+        bar = tqdm(train_batches(epoch), desc=f"epoch {epoch + 1}/{epochs}", total=steps_per_epoch, unit="step",
+                   disable=not progress, leave=False)
         for batch in bar:
             state, m = steps.train_step(state, batch)
             total += float(m["loss"])
@@ -192,7 +211,7 @@ def fit(
             bar.set_postfix(loss=f"{total / n:.4f}")
         metrics = {"epoch": epoch + 1, "train_loss": total / max(n, 1), "step": int(state.step)}
         if val_batches is not None:
-            metrics["val_loss"] = evaluate(steps, state.params, val_batches())
+            metrics.update(validation_metrics(steps, state.params, val_batches()))
         score = metrics.get("val_loss", metrics["train_loss"])
         is_best = score < best
         if is_best:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 import awkward as ak
 import numpy as np

@@ -128,11 +128,23 @@ def test_dense_images_are_the_ops_images(sparse_file):
     (b,) = list(iterate_events(path, step_size=100, groups=("eb", "hbhe")))
     images = sparse_to_dense(b)
     assert set(images) == {"ecal", "hbhe"}
-    eb_total = ak.sum(events["eb"].energy, axis=1).to_numpy()
-    ecal = images["ecal"][:, 55:225].sum(axis=(1, 2))
-    np.testing.assert_allclose(ecal, eb_total, rtol=1e-5)
-    np.testing.assert_allclose(images["hbhe"].sum(axis=(1, 2)), ak.sum(events["hbhe"].energy, axis=1).to_numpy(),
-                               rtol=1e-5)
+    # every hit in its pixel, by the index arithmetic of docs/FORMAT.md: EB rows below the 55 EE- rows,
+    # HCAL ieta 29 merged into 28, towers with |ieta| > 20 shared 50/50 with the next iphi
+    eb = np.zeros((13, 170, 360))
+    hbhe = np.zeros((13, 56, 72))
+    for i in range(13):
+        for ieta, iphi, e in zip(*(ak.to_numpy(events["eb"][f][i]) for f in ("ieta", "iphi", "energy"))):
+            eb[i, ieta + 85 - (ieta > 0), iphi - 1] += e
+        for ieta, iphi, e in zip(*(ak.to_numpy(events["hbhe"][f][i]) for f in ("ieta", "iphi", "energy"))):
+            row = int(np.clip(ieta, -28, 28)) + 28 - (ieta > 0)
+            if abs(ieta) > 20:
+                hbhe[i, row, iphi - 1] += e / 2
+                hbhe[i, row, iphi % 72] += e / 2
+            else:
+                hbhe[i, row, iphi - 1] += e
+    assert (eb > 0).sum() > 100 and (hbhe[:, [0, 55]] > 0).any()  # ieta 29 towers present
+    np.testing.assert_allclose(images["ecal"][:, 55:225], eb, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(images["hbhe"], hbhe, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("flush_entries", [1, 7, 100_000])  # an extend per batch, across batches, once at close
@@ -171,18 +183,22 @@ def test_friend_tree_refuses_misalignment(sparse_file, tmp_path):
     assert os.listdir(tmp_path) == ["events.root"]
 
 
-def test_parquet_needs_the_extra(tmp_path):
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        with pytest.raises(MissingDependencyError, match=r"e2ejax\[parquet\]"):
-            PredictionWriter(str(tmp_path / "scores.parquet"))
-        assert os.listdir(tmp_path) == []
-    else:
-        out = str(tmp_path / "scores.parquet")
-        with PredictionWriter(out, n_entries=1) as w:
-            w.write({"score": np.ones((1, 2), np.float32)}, mask=np.ones((1, 2), bool), event=[3], entry_start=0)
-        assert ak.from_parquet(out)["event"].tolist() == [3]
+def test_parquet_without_the_extra_is_refused(tmp_path, monkeypatch):
+    """pyarrow absent (an import of it fails): one message naming the extra, nothing written."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # ``import pyarrow`` now raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"optional package 'pyarrow' .*pip install 'e2ejax\[parquet\]'"):
+        PredictionWriter(str(tmp_path / "scores.parquet"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_parquet_predictions(tmp_path):
+    pytest.importorskip("pyarrow", reason="parquet output needs the 'parquet' extra")
+    out = str(tmp_path / "scores.parquet")
+    with PredictionWriter(out, n_entries=1) as w:
+        w.write({"score": np.ones((1, 2), np.float32)}, mask=np.ones((1, 2), bool), event=[3], entry_start=0)
+    assert ak.from_parquet(out)["event"].tolist() == [3]
 
 
 def test_dense_vectors_as_cmssw_writes_them(tmp_path):

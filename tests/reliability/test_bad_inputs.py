@@ -91,6 +91,7 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_tag_bad_input(case, tmp_path, capsys):
     (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()  # a missing output directory is refused before the input is read
     path, names = BAD_INPUTS[case](tmp_path / "in")
     before = listing(tmp_path / "in")
     proc = call_main(capsys, "tag", path, "-o", tmp_path / "out" / "scores.root", "--model", "egamma", "-q")
@@ -108,6 +109,7 @@ def test_tag_bad_inputs_in_child_processes(tmp_path, jax_cache):
     for case in CHILD_CASES:
         root = tmp_path / case.replace(" ", "_")
         (root / "in").mkdir(parents=True)
+        (root / "out").mkdir()
         path, names = BAD_INPUTS[case](root / "in")
         jobs[case] = (("tag", path, "-o", root / "out" / "scores.root", "--model", "egamma", "-q"), root)
         expected[case] = (root, names, listing(root / "in"))
@@ -133,6 +135,7 @@ def test_tag_unknown_model(egamma_file, tmp_path, capsys):
 
 def test_tag_good_file_exit_zero_output_aligned(egamma_file, tmp_path, jax_cache):
     out = tmp_path / "out" / "scores.root"
+    out.parent.mkdir()
     proc = run_cli("tag", egamma_file, "-o", out, "--model", "egamma", "-q", cwd=tmp_path, cache=jax_cache)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert "12 events, 24 seeds" in proc.stdout and str(out) in proc.stdout

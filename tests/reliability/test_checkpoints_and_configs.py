@@ -67,6 +67,22 @@ def _onnx_of_another_step(model):
     return ["model.onnx", "checkpoint_step 1128", "17", "e2ejax export"]
 
 
+def _onnx_card_without_step(model):
+    path = model / "model.onnx.json"
+    card = json.loads(path.read_text())
+    del card["checkpoint_step"]
+    path.write_text(json.dumps(card))
+    return ["model.onnx", "checkpoint_step 1128", "says None", "e2ejax export"]
+
+
+def _onnx_of_other_inputs(model):
+    path = model / "model.onnx.json"
+    card = json.loads(path.read_text())
+    card["inputs"][0]["shape"] = [16, 16, 1]
+    path.write_text(json.dumps(card))
+    return ["model.onnx", "(inputs [{", "[16, 16, 1]", "e2ejax export"]
+
+
 def _no_steps(model):
     for entry in os.listdir(model):
         if entry != "model_card.json":
@@ -78,6 +94,7 @@ DAMAGE = {
     "flipped byte": _flip_byte, "truncated arrays": _truncate, "card not JSON": _card_not_json,
     "card of another model": _card_other_model, "unknown network in card": _card_unknown_net,
     "truncated ONNX": _onnx_truncated, "ONNX of another step": _onnx_of_another_step, "no steps": _no_steps,
+    "ONNX card without a step": _onnx_card_without_step, "ONNX of other inputs": _onnx_of_other_inputs,
 }
 
 CONFIG = """model: {name: vgg, options: {features: [4], hidden: 8}}
@@ -105,6 +122,7 @@ def _damaged(tmp_path, case):
     from tests.reliability.conftest import SHIPPED_EGAMMA, egamma_events, write_tree
 
     shutil.copytree(SHIPPED_EGAMMA, tmp_path / "model")
+    (tmp_path / "out").mkdir()
     names = DAMAGE[case](tmp_path / "model")
     return write_tree(tmp_path / "eg.root", egamma_events()), names
 

@@ -53,7 +53,7 @@ def test_kill_during_tag_keeps_the_previous_output(tmp_path, jax_cache):
     out = tmp_path / "out" / "scores.root"
     out.parent.mkdir()
     out.write_bytes(b"the previous, complete result")
-    proc = _start("tag", SAMPLE_EGAMMA, "-o", out, "--batch-size", "4", "-q", cwd=tmp_path, cache=jax_cache)
+    proc = _start("tag", SAMPLE_EGAMMA, "-o", out, "--batch-size", "4", "--overwrite", "-q", cwd=tmp_path, cache=jax_cache)
     assert _wait_for(lambda: _temporaries(out.parent, "scores.root"), proc), proc.communicate()
     time.sleep(0.5)  # inside the batch loop
     assert proc.poll() is None, "tagging ended before it could be killed"
@@ -136,6 +136,8 @@ def test_kill_during_train_then_resume_ends_like_an_uninterrupted_run(tmp_path, 
     a = json.loads((tmp_path / "straight" / "history.json").read_text())
     b = json.loads((tmp_path / "killed" / "history.json").read_text())
     assert [h["epoch"] for h in a] == [h["epoch"] for h in b] == [1, 2, 3, 4, 5, 6]
+    # the kill came before the last epoch's checkpoint, so the resumed run trained at least one epoch itself
+    assert done_before[-1] in [h["step"] for h in a[:-1]], (done_before, [h["step"] for h in a])
     for key in ("train_loss", "val_loss", "step"):
         np.testing.assert_allclose([h[key] for h in b], [h[key] for h in a], rtol=1e-6, err_msg=key)
     assert not any("tmp" in e for e in listing(ckpts))  # the half-written step was cleaned up
