@@ -1,5 +1,6 @@
 """One flag vocabulary across the subcommands, and the entry ranges of ``tag`` and ``bench``."""
 
+import re
 import numpy as np
 import pytest
 import uproot
@@ -99,3 +100,13 @@ def test_calibrate_is_a_subcommand(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--help"])
     assert "calibrate" in capsys.readouterr().out
+
+
+def test_bench_says_what_came_before_the_first_batch(eg_file, tmp_path, capsys):
+    small = write_tree(tmp_path / "small.root", egamma_events(6, seed=3))
+    proc = call_main(capsys, "bench", eg_file, small, "--model", "egamma", "--batch-size", "4")
+    assert proc.returncode == 0, proc.stderr
+    setup = re.findall(r"before the first batch: imports (\d+\.\d+) s, model loading (\d+\.\d+) s", proc.stdout)
+    assert len(setup) == 2  # one line per file
+    (imports, model), later = [tuple(map(float, s)) for s in setup]
+    assert model > 0 and later == (0.0, 0.0)  # the model is loaded once, for the first file

@@ -58,9 +58,14 @@ def bench_model(name: str, file: str, tagger, *, batch_size: int, entries: tuple
 
 
 def _runs(args):
-    """``(name, file, tagger)`` for every model and file, every input checked before any model is loaded."""
+    """``(name, file, tagger, setup)`` for every model and file, every input checked before any model is
+    loaded; ``setup``: the seconds spent before the first batch, ``{"imports", "model"}`` (the imports of
+    the inference and io packages, the model's loading: card, parameters and their checksums, ONNX session)."""
+    t0 = time.perf_counter()
     from e2ejax.inference import Tagger
     from e2ejax.io import check_files
+
+    imports = time.perf_counter() - t0
 
     specs = [m.strip() for m in args.model.split(",") if m.strip()]
     if not specs:
@@ -71,16 +76,19 @@ def _runs(args):
         for f in args.files:
             check_files(f, require=tasks.get(task).hit_groups if task in tasks.taggers() else ())
     for name, spec in names.items():
+        t0 = time.perf_counter()
         tagger = Tagger.from_pretrained(spec, backend=args.backend, threads=args.threads)
+        setup = {"imports": imports, "model": time.perf_counter() - t0}
         for f in args.files or [str(tasks.get(tagger.task).sample_path)]:
-            yield name, f, tagger
+            yield name, f, tagger, setup
+            imports, setup = 0.0, {"imports": 0.0, "model": 0.0}  # paid once
 
 
 def run(args) -> int:
     positive("--batch-size", args.batch_size)
     positive("--threads", args.threads)
     entries = event_range(args)
-    for name, file, tagger in _runs(args):
+    for name, file, tagger, setup in _runs(args):
         r = bench_model(name, file, tagger, batch_size=args.batch_size, entries=entries, max_events=args.max_events)
         total = sum(r["times"].values())
         print(f"\n{Path(r['file']).name}: model {r['model']} on {r['backend']}, {r['events']} events, {r['seeds']} seeds, "
@@ -89,6 +97,7 @@ def run(args) -> int:
         for stage, sec in r["times"].items():
             print(f"{stage:8s} {sec:8.3f} {100 * sec / max(total, 1e-12):5.1f}% {r['events'] / max(sec, 1e-12):9.0f}")
         print(f"{'total':8s} {total:8.3f} 100.0% {r['events'] / max(total, 1e-12):9.0f}")
+        print(f"before the first batch: imports {setup['imports']:.3f} s, model loading {setup['model']:.3f} s")
         print(f"timed pass {r['wall']:.3f} s (stages {total:.3f} s, the rest: the loop's own bookkeeping); "
               f"first pass {r['first_wall']:.3f} s, of which about {max(r['first_wall'] - r['wall'], 0.0):.3f} s "
               "compiling and first calls")
