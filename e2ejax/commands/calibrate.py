@@ -102,19 +102,15 @@ def run(args) -> int:
     check_files(args.file, require=_TASK.hit_groups)
     path = args.file.split(":")[0]
     out = args.output or f"{Path(path).stem}_calibrated.root"
-    if Path(out).resolve() == Path(path).resolve():
-        raise InputError(f"-o/--output: expected an output path other than the input {args.file!r}; found the same file; "
-                         "writing there would replace the events: choose another name")
-    check_output(out, overwrite=args.overwrite)
+    check_output(out, overwrite=args.overwrite, source=args.file)
 
     import numpy as np
     from tqdm.auto import tqdm
 
-    from e2ejax.io import PredictionWriter, iterate_events
+    from e2ejax.io import PredictionWriter, entry_range_stop, iterate_events
 
     calibrate = _calibrator(args.model)
-    if args.max_events is not None:
-        stop = start + args.max_events if stop is None else min(stop, start + args.max_events)
+    stop = entry_range_stop(start, stop, args.max_events)
     n_events, reco, calibrated, true = 0, [], [], []
     with PredictionWriter(out, group=_TASK.seed_group, entry_start=start, entry_stop=stop, overwrite=args.overwrite) as writer, \
             tqdm(desc="calibrate", unit="ev", disable=args.quiet) as bar:

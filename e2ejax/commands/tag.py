@@ -46,13 +46,9 @@ def _outputs(files, args) -> list[str]:
     for f in files:
         path = f.split(":")[0]
         out = args.output or f"{Path(path).stem}_scores.root"
-        if os.path.abspath(out) == os.path.abspath(path) or (
-                os.path.exists(out) and os.path.exists(path) and os.path.samefile(out, path)):
-            raise InputError(f"-o/--output: expected an output path other than the input {f!r}; found the same file; "
-                             "writing there would replace the events with their scores: choose another name")
         if os.path.abspath(out) in map(os.path.abspath, outs):
             raise InputError(f"expected one output per input; found two inputs writing {out!r}; fix: tag them one at a time with -o")
-        check_output(out, overwrite=args.overwrite)
+        check_output(out, overwrite=args.overwrite, source=f)
         outs.append(out)
     return outs
 

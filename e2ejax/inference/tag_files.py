@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from e2ejax import tasks
 from e2ejax.errors import InputError
 from e2ejax.inference.tagger import Tagger
-from e2ejax.io import PredictionWriter, Prefetcher, file_provenance, iterate_events
+from e2ejax.io import PredictionWriter, Prefetcher, entry_range_stop, file_provenance, iterate_events
 from e2ejax.metrics import auc_standard_error, roc_auc
 
 __all__ = ["tag_files", "truth_task", "StageTimer", "STAGES", "EVENTS_PER_READ"]
@@ -127,9 +127,7 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int =
     labels_all = []
     t0 = time.perf_counter()
     bar = tqdm(desc="tag", unit="ev", disable=not progress)
-    stop = entry_stop
-    if max_events is not None:
-        stop = entry_start + int(max_events) if stop is None else min(stop, entry_start + int(max_events))
+    stop = entry_range_stop(entry_start, entry_stop, max_events)
     writer = PredictionWriter(output, group=group, entry_start=entry_start, entry_stop=stop, overwrite=overwrite)
     with writer:
         require = sorted({g for t in taggers.values() for g in tasks.get(t.task).hit_groups})

@@ -13,7 +13,7 @@ from e2ejax.io._open import DEFAULT_TREE, Source, resolve
 from e2ejax.io._info import file_provenance
 from e2ejax.io._prefetch import Prefetcher
 from e2ejax.io._records import COMPRESSION, MANTISSA_BITS, EventWriter, branch_names, open_output, round_mantissa, to_arrays
-from e2ejax.io._read import check_files, detect_layout, iterate_events, pad_jagged
+from e2ejax.io._read import check_files, detect_layout, entry_range_stop, iterate_events, pad_jagged
 from e2ejax.io._scores import RocInputs, load_roc_inputs
 from e2ejax.io._schema import DEFAULT_MAX_HITS, DENSE_IMAGES, DENSE_SEEDS, GROUPS, INT_FIELDS, bucket
 from e2ejax.io._write_events import unpad, write_dense, write_events
@@ -43,6 +43,7 @@ __all__ = [
     "check_output",
     "claim_output",
     "detect_layout",
+    "entry_range_stop",
     "file_provenance",
     "is_prediction_file",
     "iterate_events",

@@ -53,13 +53,14 @@ def is_prediction_file(path) -> bool:
         return False
 
 
-def check_output(path, *, overwrite: bool = False, flag: str = "-o/--output") -> bool:
+def check_output(path, *, overwrite: bool = False, flag: str = "-o/--output", source=None) -> bool:
     """Check an output path before any work: returns True when an earlier prediction file is there.
 
     Args:
         path: the destination (``.root`` or ``.parquet``).
         overwrite: allow replacing a file that is not an e2ejax prediction file.
         flag: how the user named the path, for the messages.
+        source: the input the output is made from (``path`` or ``path:tree``), never to be written over.
 
     Raises:
         InputError: another extension, a missing parent directory (never created), a
@@ -79,6 +80,9 @@ def check_output(path, *, overwrite: bool = False, flag: str = "-o/--output") ->
                          f"fix: use {os.path.join(path, 'scores' + suffix)}")
     if not os.path.exists(path):
         return False
+    if source is not None and os.path.samefile(path, str(source).split(":")[0]):
+        raise InputError(f"{flag}: expected an output path other than the input {str(source)!r}; found the same file; "
+                         "writing there would replace the events: choose another name")
     if is_prediction_file(path):
         return True
     if overwrite:

@@ -247,6 +247,19 @@ def check_files(files, *, tree: str = DEFAULT_TREE, layout: str = "auto", groups
     return sources
 
 
+def entry_range_stop(entry_start: int, entry_stop: int | None, max_events: int | None) -> int | None:
+    """Where reading stops: the entries ``[entry_start, entry_stop)``, at most ``max_events`` of them (None: to the end).
+
+    Examples:
+        >>> entry_range_stop(100, None, 50), entry_range_stop(100, 120, 50), entry_range_stop(0, None, None)
+        (150, 120, None)
+    """
+    if max_events is None:
+        return entry_stop
+    stop = int(entry_start) + int(max_events)
+    return stop if entry_stop is None else min(int(entry_stop), stop)
+
+
 def iterate_events(
     files,
     *,

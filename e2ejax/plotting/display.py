@@ -30,14 +30,13 @@ def read_entry(path, entry: int, *, groups) -> dict:
     """
     if isinstance(entry, bool) or not isinstance(entry, int) or entry < 0:
         raise InputError(f"--entry: expected an entry number >= 0; found {entry!r}")
-    last, seen = None, 0
-    for batch in iterate_events(path, groups=groups, require=groups, optional=("ee",), step_size=64, max_events=entry + 1):
-        last = batch
-        seen += len(batch[next(iter(batch))])
-    if last is None or seen <= entry:
+    read = dict(groups=groups, require=groups, optional=("ee",), step_size=1, max_events=1)
+    batch = next(iter(iterate_events(path, entry_start=entry, **read)), None)
+    if batch is None:  # past the end: the first entry tells how many there are
+        first = next(iter(iterate_events(path, **read)), None)
+        seen = first.tree_entries if first is not None else 0
         raise InputError(f"--entry: expected an entry below the {seen} entries of {str(path)!r}; found {entry}; pick one in 0-{max(seen - 1, 0)}")
-    row = len(last[next(iter(last))]) - 1
-    return {k: np.asarray(v)[row:row + 1] for k, v in last.items()}
+    return {k: np.asarray(v) for k, v in batch.items()}
 
 
 #: saliency below this fraction of the frame's largest is left transparent
