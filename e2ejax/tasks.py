@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 from e2ejax.errors import InputError
 
-__all__ = ["Task", "TASKS", "get", "taggers", "names"]
+__all__ = ["Task", "TASKS", "get", "taggers", "names", "sample_task"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,18 @@ def names() -> list[str]:
 def taggers() -> list[str]:
     """The classification tasks (scored per seed by the tagger)."""
     return [t.name for t in TASKS.values() if t.is_tagger]
+
+
+def sample_task(provenance: dict) -> str | None:
+    """The tagger task of a file from its provenance record (the ``sample`` that ``e2ejax simulate``
+    stores, :func:`e2ejax.io.file_provenance`), or None when it names none.
+
+    Examples:
+        >>> sample_task({"sample": "qg"}), sample_task({"sample": "minbias"}), sample_task({"path": "x.root"})
+        ('qg', None, None)
+    """
+    sample = provenance.get("sample")
+    return sample if sample in taggers() else None
 
 
 def get(name: str) -> Task:

@@ -182,7 +182,7 @@ def _run_roc(args, size) -> int:
     if args.bootstrap is not None and args.bootstrap < 0:
         raise InputError(f"--bootstrap: expected 0 (no bands) or a number of resamples >= 2; found {args.bootstrap}")
     truth_path = args.truth.split(":")[0]
-    task = args.task or plotting.task_of(file_provenance(truth_path))
+    task = args.task or tasks.sample_task(file_provenance(truth_path))
     computed, branches = _baseline_specs(args.baseline, task)
     inputs = plotting.load_roc_inputs(args.scores, args.truth, models=models, baselines=branches)
     if task and tasks.get(task).seed_group != inputs.group:
@@ -214,9 +214,8 @@ def _display_task(path: str, task: str | None) -> str:
     from e2ejax.io import file_provenance
 
     from e2ejax.io import check_files
-    from e2ejax.plotting import task_of
 
-    task = task or task_of(file_provenance(path))
+    task = task or tasks.sample_task(file_provenance(path))
     if task:
         return task
 

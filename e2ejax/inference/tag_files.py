@@ -65,9 +65,10 @@ def truth_task(file: str, group: str) -> str | None:
     (:func:`e2ejax.io.file_provenance`); a file without one is attributed only when a
     single tagger task uses that label (``eg_label``: e/gamma; ``jet_label`` serves qg, top and tau).
     """
-    sample = file_provenance(str(file).split(":")[0]).get("sample")
-    if sample is not None:
-        return sample if sample in tasks.taggers() and tasks.get(sample).seed_group == group else None
+    provenance = file_provenance(str(file).split(":")[0])
+    if provenance.get("sample") is not None:
+        task = tasks.sample_task(provenance)
+        return task if task is not None and tasks.get(task).seed_group == group else None
     users = [t for t in tasks.taggers() if tasks.get(t).label_field == f"{group}_label"]
     return users[0] if len(users) == 1 else None
 

@@ -12,26 +12,12 @@ import numpy as np
 
 from e2ejax import tasks
 from e2ejax.errors import InputError
+from e2ejax.inference import EVENTS_PER_READ
 from e2ejax.inputs import baseline_scores, seed_frames
 from e2ejax.io import iterate_events
 from e2ejax.metrics import roc_auc
 
-__all__ = ["input_baselines", "better_orientation", "task_of", "EVENTS_PER_READ"]
-
-#: events per read while computing baselines
-EVENTS_PER_READ = 256
-
-
-def task_of(provenance: dict) -> str | None:
-    """The tagger task of an input file: the ``sample`` of its :func:`e2ejax.io.file_provenance`
-    when that names a tagger, else None.
-
-    Examples:
-        >>> task_of({"sample": "qg"}), task_of({"sample": "minbias"}), task_of({"path": "x.root"})
-        ('qg', None, None)
-    """
-    sample = provenance.get("sample")
-    return sample if sample in tasks.taggers() else None
+__all__ = ["input_baselines", "better_orientation"]
 
 
 def _batch_scores(events, task: tasks.Task) -> dict[str, np.ndarray]:
