@@ -196,8 +196,9 @@ def test_missing_output_directory_is_refused_not_created(eg_file, tmp_path, caps
     assert not (tmp_path / "no").exists()
 
 
-@pytest.mark.parametrize("name", ["out.csv", "out", "out.root.txt"])
+@pytest.mark.parametrize("name", ["out.csv", "out.txt", "out.root.txt"])
 def test_output_extension_must_be_root_or_parquet(name, eg_file, tmp_path, capsys):
+    """A file name with another extension is refused (a name without one is an output directory: tests/cluster)."""
     proc = call_main(capsys, "tag", eg_file, "-o", tmp_path / name, "--model", "egamma", "-q")
     assert proc.returncode == 2
     assert_one_line_error(proc, "tag", name, ".root or .parquet")

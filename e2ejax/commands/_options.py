@@ -7,7 +7,7 @@ import re
 
 from e2ejax.errors import InputError
 
-__all__ = ["add_event_range", "event_range", "positive"]
+__all__ = ["add_event_range", "add_scheduler", "event_range", "positive"]
 
 
 def add_event_range(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +16,13 @@ def add_event_range(parser: argparse.ArgumentParser) -> None:
                         help="read at most N entries of each file (from START with --entries)")
     parser.add_argument("--entries", metavar="START:STOP", default=None,
                         help="read the entries [START, STOP) of each file only (either side may be empty: 100:, :500)")
+
+
+def add_scheduler(parser: argparse.ArgumentParser) -> None:
+    """``--scheduler ADDRESS``: run on a running Dask cluster instead of here (docs/DISTRIBUTED.md)."""
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="attach to a running Dask scheduler (tcp://host:8786 or a scheduler file .json) and run there "
+                             "(needs the dask extra; see docs/DISTRIBUTED.md)")
 
 
 def positive(flag: str, value, *, allow_none: bool = False):

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from e2ejax import tasks
-from e2ejax.commands._models import score_names, task_of
 from e2ejax.commands._options import add_event_range, event_range, positive
 from e2ejax.errors import InputError
+from e2ejax.model_names import score_names, task_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

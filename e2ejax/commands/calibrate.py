@@ -14,9 +14,9 @@ import argparse
 from pathlib import Path
 
 from e2ejax import tasks
-from e2ejax.commands._models import task_of
 from e2ejax.commands._options import add_event_range, event_range, positive
 from e2ejax.errors import InputError
+from e2ejax.model_names import task_of
 
 __all__ = ["add_arguments", "run", "SCORE"]
 

@@ -11,6 +11,7 @@ import argparse
 import difflib
 import os
 
+from e2ejax.commands._options import add_scheduler
 from e2ejax.errors import InputError, require
 
 __all__ = ["add_arguments", "run", "validate", "SAMPLE_NAMES"]
@@ -31,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", "-s", metavar="S", default="0", help="random seed, 0 <= S < 2**31 (default 0)")
     parser.add_argument("-o", "--output", metavar="FILE.root", default=None, help="output ROOT file (required)")
     parser.add_argument("--workers", "-j", metavar="W", default="1",
-                        help="worker processes (default 1); the file does not depend on it")
+                        help="worker processes (default 1: this process; more: a local Dask cluster, needs the dask "
+                             "extra); the file does not depend on it")
+    add_scheduler(parser)
     parser.add_argument("--pileup", metavar="MU", default="0",
                         help="mean number of minimum-bias interactions overlaid (Poisson, default 0)")
     parser.add_argument("--compression", metavar="ALG", default="lz4", help="lz4 (default), zstd, zlib or lzma")
@@ -123,7 +126,18 @@ def run(args: argparse.Namespace) -> int:
 
     command = (f"e2ejax simulate {kwargs['sample']} --events {kwargs['events']} --seed {kwargs['seed']} "
                f"--pileup {kwargs['pileup']:g} --compression {kwargs['compression']} -o {kwargs['output']}")
-    result = simulate(**kwargs, progress=not args.quiet, command=command)
+    workers = kwargs.pop("workers")
+    if workers > 1 and args.scheduler is not None:
+        raise InputError("expected one of --workers W (start a local Dask cluster) or --scheduler ADDRESS; found both; fix: drop one")
+    if workers == 1 and args.scheduler is None:
+        result = simulate(**kwargs, progress=not args.quiet, command=command)
+        where = "in this process"
+    else:
+        from e2ejax.cluster import dask_client
+
+        with dask_client(workers=None if args.scheduler else workers, scheduler=args.scheduler, quiet=args.quiet) as client:
+            result = simulate(**kwargs, executor=client.get_executor(pure=False), progress=not args.quiet, command=command)
+            where = f"on {len(client.scheduler_info().get('workers', {}))} Dask worker(s)"
     print(f"wrote {result['events']} {kwargs['sample']} events to {kwargs['output']} in {result['seconds']:.1f} s "
-          f"({result['events_per_second']:.1f} events/s with {kwargs['workers']} worker(s))")
+          f"({result['events_per_second']:.1f} events/s {where})")
     return 0

@@ -4,7 +4,7 @@ With no files it tags the shipped sample of each model's task with the shipped
 models. One friend file is written per input file, aligned entry by entry (with
 ``--entries`` or ``--max-events``: output entry ``i`` is input entry ``START + i``),
 under a temporary name renamed when complete, while no other run may write it. Each
-model's scores go to the branch ``<group>_<name>``, its name from :func:`e2ejax.commands._models.score_names`.
+model's scores go to the branch ``<group>_<name>``, its name from :func:`e2ejax.model_names.score_names`.
 """
 
 from __future__ import annotations
@@ -15,17 +15,24 @@ import os
 from pathlib import Path
 
 from e2ejax import tasks
-from e2ejax.commands._models import score_names, task_of
-from e2ejax.commands._options import add_event_range, event_range, positive
+from e2ejax.cluster.chunks import DEFAULT_CHUNK_EVENTS
+from e2ejax.commands._options import (
+    add_event_range,
+    add_scheduler,
+    event_range,
+    positive,
+)
 from e2ejax.errors import InputError
+from e2ejax.model_names import score_names, task_of
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="*", help="E2E ROOT files (default: the shipped sample of the model's task)")
-    parser.add_argument("-o", "--output", help="output file (.root or .parquet) when tagging one input "
-                        "(default <input>_scores.root in the working directory)")
+    parser.add_argument("-o", "--output", help="output file (.root or .parquet) of one input, or a directory (an existing "
+                        "one, or a name without extension): one <input>_scores.root per input there and a manifest, "
+                        "resumable (default <input>_scores.root in the working directory)")
     parser.add_argument("--model", default="egamma", help="comma-separated shipped names or checkpoint directories (default egamma)")
     parser.add_argument("--backend", default="auto", help="auto (ONNX Runtime on CPU, XLA on GPU), xla or onnxruntime")
     parser.add_argument("--batch-size", type=int, default=64, help="events per batch (default 64; files are read 256 events at a time)")
@@ -33,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing output that is not an e2ejax prediction file (earlier predictions are always replaced)")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="tag on a local Dask cluster of N worker processes (one core each; needs -o DIR and the dask extra)")
+    add_scheduler(parser)
+    parser.add_argument("--chunk-events", type=int, default=DEFAULT_CHUNK_EVENTS, metavar="N",
+                        help=f"entries per work unit with -o DIR (default {DEFAULT_CHUNK_EVENTS})")
+    parser.add_argument("--force", action="store_true", help="with -o DIR: redo inputs the manifest records as done")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -41,7 +54,8 @@ def _outputs(files, args) -> list[str]:
     from e2ejax.io import check_output
 
     if args.output and len(files) > 1:
-        raise InputError(f"-o/--output names one output but {len(files)} inputs were given; drop -o to write <input>_scores.root for each")
+        raise InputError(f"-o/--output: expected a directory for {len(files)} inputs; found the file name {args.output!r}; "
+                         "fix: pass -o DIR (one <input>_scores.root per input there) or drop -o")
     outs = []
     for f in files:
         path = f.split(":")[0]
@@ -76,13 +90,62 @@ def _missing_input(files) -> None:
                              f"{'' if os.path.isdir(where) else ' (the directory does not exist either)'}; check the path")
 
 
+def _directory_mode(args) -> bool:
+    """True when the outputs go to a directory (with a manifest): ``-o`` names a directory (an existing one
+    or a name without extension), or a cluster is asked for."""
+    out = args.output
+    as_directory = out is not None and (os.path.isdir(out) or not os.path.splitext(out.rstrip("/"))[1] or out.endswith("/"))
+    if (args.workers is not None or args.scheduler is not None) and not as_directory:
+        raise InputError(f"--workers/--scheduler: expected -o DIR (a directory for one output per input and the manifest); "
+                         f"found {'no -o' if out is None else f'-o {out}'}; fix: add e.g. -o scores/")
+    if args.workers is not None and args.scheduler is not None:
+        raise InputError("expected one of --workers N (start a local Dask cluster) or --scheduler ADDRESS; found both; fix: drop one")
+    if not as_directory and (args.force or args.chunk_events != DEFAULT_CHUNK_EVENTS):
+        raise InputError("--force/--chunk-events: expected -o DIR (they act on a directory run); fix: add e.g. -o scores/")
+    return as_directory
+
+
+def _run_directory(args, start: int, stop: int | None) -> int:
+    """``-o DIR``: every input into DIR, here or on a Dask cluster (:func:`e2ejax.cluster.tag`)."""
+    import contextlib
+    import sys
+
+    from e2ejax.cluster import dask_client, tag
+
+    if args.workers is not None:
+        positive("--workers", args.workers)
+    positive("--chunk-events", args.chunk_events)
+    files = args.files or [str(tasks.get(task_of(args.model.split(",")[0].strip()) or "egamma").sample_path)]
+    client = (dask_client(workers=args.workers, scheduler=args.scheduler, quiet=args.quiet)
+              if args.workers is not None or args.scheduler is not None else contextlib.nullcontext())
+    with client as c:
+        manifest = tag(c, files, args.model, args.output, chunk_events=args.chunk_events, batch_size=args.batch_size,
+                       backend=args.backend, threads=args.threads, entry_start=start, entry_stop=stop,
+                       max_events=args.max_events, force=args.force, overwrite=args.overwrite,
+                       suffix=".root", progress=not args.quiet,
+                       log=lambda line: print(f"e2ejax tag: {line}", file=sys.stderr))
+    run = manifest["run"]
+    print(f"{args.output}: {len(run['tagged'])} tagged, {len(run['skipped'])} already done, {len(run['failed'])} failed "
+          f"of {len(manifest['files'])} inputs; {run['events']} events in {run['seconds']:.1f} s "
+          f"({run['events_per_s']:.0f} events/s); manifest {os.path.join(args.output, 'e2ejax-manifest.json')}")
+    for truth, s in run["summary"].items():
+        background, signal = tasks.get(truth).classes
+        line = ", ".join(f"{name} {a:.3f} ± {s['auc_error'][name]:.3f}" for name, a in s["auc"].items())
+        base = ", ".join(f"{name} {a:.3f} ± {s['baseline_auc_error'][name]:.3f}" for name, a in s.get("baseline_auc", {}).items())
+        print(f"  {tasks.get(truth).title}: AUC {line} ({s['n_signal']} {signal} / {s['n_background']} {background}, "
+              f"files tagged in this run){f'; baselines {base}' if base else ''}")
+    return 1 if run["failed"] else 0
+
+
 def run(args) -> int:
-    _missing_input(args.files)
+    _missing_input([f for f in args.files if "://" not in f and not f.endswith(".txt")])
+    start, stop = event_range(args)
+    if _directory_mode(args):
+        return _run_directory(args, start, stop)
     from e2ejax.io import check_files
 
     positive("--batch-size", args.batch_size)
     positive("--threads", args.threads)
-    start, stop = event_range(args)
     specs = [m.strip() for m in args.model.split(",") if m.strip()]
     if not specs:
         raise InputError("--model: expected at least one model name or checkpoint directory")

@@ -4,10 +4,33 @@
 Nothing here imports optax: ``import e2ejax.inference`` loads no training code.
 """
 
-from e2ejax.inference.export import OUTPUT_NAME, check_export_card, onnx_session, random_inputs, to_onnx, to_saved_model, verify
-from e2ejax.inference.tag_files import EVENTS_PER_READ, STAGES, StageTimer, tag_files
-from e2ejax.inference.tagger import CALL_BYTES, TagResult, Tagger, pad_rows, resolve_backend, rows_per_call
+from e2ejax.inference.export import (
+           OUTPUT_NAME,
+           check_export_card,
+           onnx_session,
+           random_inputs,
+           to_onnx,
+           to_saved_model,
+           verify,
+)
+from e2ejax.inference.tag_files import (
+           EVENTS_PER_READ,
+           STAGES,
+           StageTimer,
+           TruthTally,
+           score_batches,
+           tag_files,
+           truth_task,
+)
+from e2ejax.inference.tagger import (
+           CALL_BYTES,
+           Tagger,
+           TagResult,
+           pad_rows,
+           resolve_backend,
+           rows_per_call,
+)
 
-__all__ = ["CALL_BYTES", "EVENTS_PER_READ", "OUTPUT_NAME", "STAGES", "StageTimer", "TagResult", "Tagger",
+__all__ = ["CALL_BYTES", "EVENTS_PER_READ", "OUTPUT_NAME", "STAGES", "StageTimer", "TagResult", "Tagger", "TruthTally", "score_batches", "truth_task",
            "check_export_card", "onnx_session", "pad_rows", "random_inputs", "resolve_backend", "rows_per_call",
            "tag_files", "to_onnx", "to_saved_model", "verify"]

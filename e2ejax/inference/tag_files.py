@@ -18,10 +18,17 @@ from tqdm.auto import tqdm
 from e2ejax import tasks
 from e2ejax.errors import InputError
 from e2ejax.inference.tagger import Tagger
-from e2ejax.io import PredictionWriter, Prefetcher, entry_range_stop, file_provenance, iterate_events
+from e2ejax.inputs import slot_baselines
+from e2ejax.io import (
+    PredictionWriter,
+    Prefetcher,
+    entry_range_stop,
+    file_provenance,
+    iterate_events,
+)
 from e2ejax.metrics import auc_standard_error, roc_auc
 
-__all__ = ["tag_files", "truth_task", "StageTimer", "STAGES", "EVENTS_PER_READ"]
+__all__ = ["tag_files", "score_batches", "truth_task", "TruthTally", "StageTimer", "STAGES", "EVENTS_PER_READ"]
 
 #: events read from ROOT per call by :func:`tag_files` (batches are cut from these chunks; uproot's cost per call is high)
 EVENTS_PER_READ = 256
@@ -81,6 +88,126 @@ def _events_to_tag(batch, entry_start: int, stop: int | None) -> int | None:
     return max(end - entry_start, 0)
 
 
+class TruthTally:
+    """The labels of the scored seeds and their scores per tagger, for AUCs against the file's own truth.
+
+    Seeds count when they are real (the mask) and labelled (``<group>_label >= 0``). Tallies of
+    several chunks or files are combined with :meth:`combine`; :meth:`summary` computes the AUCs
+    once, for the taggers of the truth's task only.
+
+    Args:
+        taggers: score name -> :class:`~e2ejax.inference.Tagger`.
+        group: the seed group (``"jet"`` or ``"eg"``).
+        baselines: also keep the one-variable baselines (:func:`e2ejax.inputs.slot_baselines`) of
+            each tagger's task, when the batches hold the groups they need.
+    """
+
+    def __init__(self, taggers: Mapping[str, Tagger], group: str, *, baselines: bool = False):
+        self.group = group
+        self.tasks = {name: t.task for name, t in taggers.items()}
+        self.labels: list[np.ndarray] = []
+        self.scores: dict[str, list[np.ndarray]] = {name: [] for name in taggers}
+        self.baselines: dict[str, dict[str, list[np.ndarray]]] = {}
+        self._baselines = baselines
+
+    @property
+    def labelled(self) -> bool:
+        """True when some batch held labels."""
+        return bool(self.labels)
+
+    def add(self, batch, results: Mapping) -> None:
+        """Count the labelled real seeds of one batch (``results``: name -> TagResult)."""
+        if f"{self.group}_label" not in batch:
+            return
+        first = next(iter(results.values()))
+        labels = np.asarray(batch[f"{self.group}_label"])[:, : first.mask.shape[1]]
+        keep = first.mask & (labels >= 0)
+        self.labels.append(labels[keep])
+        for name, r in results.items():
+            self.scores[name].append(r.scores[keep])
+        for task in set(self.tasks.values()) if self._baselines else ():
+            values = slot_baselines(batch, task)
+            for name, v in (values or {}).items():
+                self.baselines.setdefault(task, {}).setdefault(name, []).append(v[:, : keep.shape[1]][keep])
+
+    @classmethod
+    def combine(cls, tallies) -> "TruthTally":
+        """A new tally holding the seeds of ``tallies`` (of the same taggers), in order; they are left unchanged."""
+        tallies = list(tallies)
+        out = cls.__new__(cls)
+        out.group, out.tasks, out._baselines = tallies[0].group, tallies[0].tasks, tallies[0]._baselines
+        out.labels = [v for t in tallies for v in t.labels]
+        out.scores = {name: [v for t in tallies for v in t.scores[name]] for name in out.tasks}
+        out.baselines = {}
+        for t in tallies:
+            for task, named in t.baselines.items():
+                for name, values in named.items():
+                    out.baselines.setdefault(task, {}).setdefault(name, []).extend(values)
+        return out
+
+    def summary(self, truth: str | None) -> dict:
+        """``truth`` and, for the taggers of that task when both classes are present, ``auc`` and its
+        Hanley-McNeil ``auc_error`` per tagger, ``n_signal``, ``n_background`` and, when kept,
+        ``baseline_auc`` / ``baseline_auc_error`` per baseline of the task (oriented as the registry says)."""
+        out = {"truth": truth}
+        matching = [name for name, task in self.tasks.items() if task == truth]
+        labels = np.concatenate(self.labels) if self.labels else np.zeros(0)
+        if not matching or len(np.unique(labels)) != 2:
+            return out
+        n_signal = int((labels == 1).sum())
+        n_background = len(labels) - n_signal
+        out.update(n_signal=n_signal, n_background=n_background)
+        out["auc"] = {name: roc_auc(labels, np.concatenate(self.scores[name])) for name in matching}
+        out["auc_error"] = {name: auc_standard_error(a, n_signal, n_background) for name, a in out["auc"].items()}
+        kept = self.baselines.get(truth, {})
+        if kept and all(sum(map(len, v)) == len(labels) for v in kept.values()):
+            out["baseline_auc"] = {name: roc_auc(labels, np.concatenate(v)) for name, v in kept.items()}
+            out["baseline_auc_error"] = {name: auc_standard_error(a, n_signal, n_background)
+                                         for name, a in out["baseline_auc"].items()}
+        return out
+
+
+def score_batches(taggers: Mapping[str, Tagger], files, *, batch_size: int = 64, entry_start: int = 0,
+                  entry_stop: int | None = None, prefetch: int = 1, timer: StageTimer | None = None, groups=()):
+    """Yield ``(batch, results)`` for the consecutive batches of the entries ``[entry_start, entry_stop)``
+    of one input: the :class:`~e2ejax.io.EventBatch` and score name -> :class:`~e2ejax.inference.TagResult`.
+
+    The loop of :func:`tag_files` without its output: batches are cut from reads of
+    :data:`EVENTS_PER_READ` entries (or ``batch_size`` when larger) counted from
+    ``entry_start``, so two runs starting at the same entry see the same batches and give
+    bit-identical scores. ``groups`` are read besides the taggers' own when the file has them
+    (e.g. ``("pf",)`` for the jet baselines). Other arguments as :func:`tag_files`.
+    """
+    stage = timer if timer is not None else (lambda _: contextlib.nullcontext())
+    done = _ready if timer is not None else (lambda tree: tree)
+    require = sorted({g for t in taggers.values() for g in tasks.get(t.task).hit_groups})
+    # only the groups the taggers use (half the reading time of every group on the shipped samples)
+    events = iterate_events(files, step_size=max(batch_size, EVENTS_PER_READ), entry_start=entry_start, entry_stop=entry_stop,
+                            groups=sorted(set(require) | set(groups)), require=require, optional=("ee", *groups))
+
+    def prepared():
+        chunks = iter(events)
+        while True:
+            with stage("read"):
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            for batch in chunk.split(batch_size):
+                try:
+                    with stage("inputs"):
+                        inputs = done({name: tagger.seed_inputs(batch) for name, tagger in taggers.items()})
+                except InputError as exc:
+                    raise InputError(f"{batch.file!r} entries [{batch.entry_start}, {batch.entry_stop}): {exc}") from None
+                yield batch, inputs
+
+    ahead = contextlib.closing(Prefetcher(prepared, size=prefetch) if prefetch > 0 else prepared())
+    with ahead as batches:  # a failure here stops the reading thread too
+        for batch, inputs in batches:
+            with stage("net"):
+                results = {name: taggers[name].score_seeds(x) for name, x in inputs.items()}
+            yield batch, results
+
+
 def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int = 64, max_events=None, entry_start: int = 0,
               entry_stop: int | None = None, overwrite: bool = False, progress: bool = True,
               prefetch: int = 1, timer: StageTimer | None = None) -> dict:
@@ -121,57 +248,26 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int =
         raise InputError(f"expected taggers of one seed kind (all jet or all e/gamma), found tasks {[t.task for t in taggers.values()]}")
     group = groups.pop()
     stage = timer if timer is not None else (lambda _: contextlib.nullcontext())
-    done = _ready if timer is not None else (lambda tree: tree)
-    label_name = f"{group}_label"
     n_events = n_seeds = n_in_acceptance = 0
-    scores_all = {name: [] for name in taggers}
-    labels_all = []
+    tally = TruthTally(taggers, group)
     t0 = time.perf_counter()
     bar = tqdm(desc="tag", unit="ev", disable=not progress)
     stop = entry_range_stop(entry_start, entry_stop, max_events)
     writer = PredictionWriter(output, group=group, entry_start=entry_start, entry_stop=stop, overwrite=overwrite)
-    with writer:
-        require = sorted({g for t in taggers.values() for g in tasks.get(t.task).hit_groups})
-        # only the groups the taggers use (half the reading time of every group on the shipped samples)
-        events = iterate_events(files, step_size=max(batch_size, EVENTS_PER_READ), entry_start=entry_start, entry_stop=stop,
-                                groups=require, optional=("ee",))
-
-        def prepared():
-            chunks = iter(events)
-            while True:
-                with stage("read"):
-                    chunk = next(chunks, None)
-                if chunk is None:
-                    return
-                for batch in chunk.split(batch_size):
-                    try:
-                        with stage("inputs"):
-                            inputs = done({name: tagger.seed_inputs(batch) for name, tagger in taggers.items()})
-                    except InputError as exc:
-                        raise InputError(f"{batch.file!r} entries [{batch.entry_start}, {batch.entry_stop}): {exc}") from None
-                    yield batch, inputs
-
-        ahead = contextlib.closing(Prefetcher(prepared, size=prefetch) if prefetch > 0 else prepared())
-        with ahead as batches:  # a failure here stops the reading thread too
-            for batch, inputs in batches:
-                with stage("net"):
-                    results = {name: taggers[name].score_seeds(x) for name, x in inputs.items()}
-                first = next(iter(results.values()))
-                with stage("write"):
-                    writer.write({name: r.scores for name, r in results.items()}, mask=first.mask, batch=batch)
-                n_events += len(first.mask)
-                n_seeds += int(first.mask.sum())
-                n_in_acceptance += int(first.in_acceptance.sum())
-                if label_name in batch:
-                    labels = np.asarray(batch[label_name])[:, : first.mask.shape[1]]
-                    keep = first.mask & (labels >= 0)
-                    labels_all.append(labels[keep])
-                    for name, r in results.items():
-                        scores_all[name].append(r.scores[keep])
-                if bar.total is None:  # the count is known once the tree is open: the bar gets its total and ETA
-                    bar.total = _events_to_tag(batch, entry_start, stop)
-                    bar.refresh()
-                bar.update(len(first.mask))
+    with writer, contextlib.closing(score_batches(taggers, files, batch_size=batch_size, entry_start=entry_start,
+                                                  entry_stop=stop, prefetch=prefetch, timer=timer)) as scored:
+        for batch, results in scored:
+            first = next(iter(results.values()))
+            with stage("write"):
+                writer.write({name: r.scores for name, r in results.items()}, mask=first.mask, batch=batch)
+            n_events += len(first.mask)
+            n_seeds += int(first.mask.sum())
+            n_in_acceptance += int(first.in_acceptance.sum())
+            tally.add(batch, results)
+            if bar.total is None:  # the count is known once the tree is open: the bar gets its total and ETA
+                bar.total = _events_to_tag(batch, entry_start, stop)
+                bar.refresh()
+            bar.update(len(first.mask))
         if n_events == 0:
             raise InputError(f"expected entries to tag in {files!r}; found none in entries [{entry_start}, "
                              f"{'end' if stop is None else stop}); fix: choose a range inside the file")
@@ -180,13 +276,7 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int =
     summary = {
         "events": n_events, "seeds": n_seeds, "in_acceptance": n_in_acceptance / max(n_seeds, 1), "seconds": seconds,
         "events_per_s": n_events / max(seconds, 1e-9), "seeds_per_s": n_seeds / max(seconds, 1e-9),
-        "replaced": writer.replaced, "truth": truth_task(files, group) if labels_all else None,
+        "replaced": writer.replaced,
     }
-    matching = [name for name, t in taggers.items() if t.task == summary["truth"]]
-    labels = np.concatenate(labels_all) if labels_all else np.zeros(0)
-    if matching and len(np.unique(labels)) == 2:
-        n_signal = int((labels == 1).sum())
-        summary.update(n_signal=n_signal, n_background=len(labels) - n_signal)
-        summary["auc"] = {name: roc_auc(labels, np.concatenate(scores_all[name])) for name in matching}
-        summary["auc_error"] = {name: auc_standard_error(a, n_signal, len(labels) - n_signal) for name, a in summary["auc"].items()}
+    summary.update(tally.summary(truth_task(files, group) if tally.labelled else None))
     return summary

@@ -9,7 +9,7 @@
 * :mod:`~e2ejax.inputs.baselines`: the one-variable observables each tagger must beat.
 """
 
-from e2ejax.inputs.baselines import baseline_scores, jet_observables, phi_width
+from e2ejax.inputs.baselines import baseline_scores, jet_observables, phi_width, slot_baselines
 from e2ejax.inputs.calibration import (
     CONSTITUENT_FEATURES,
     CONSTITUENT_TYPES,
@@ -42,5 +42,6 @@ __all__ = [
     "baseline_scores", "calibrated_pt", "dense_batches", "calibration_examples", "check_channels", "dense_jet_inputs", "ecal_hits",
     "ecal_image", "egamma_centres", "egamma_frames", "egamma_inputs", "egamma_seed_cells", "event_frames",
     "event_images", "gnn_points", "hcal_towers", "is_dense", "jet_axes", "jet_constituents", "jet_inputs",
-    "jet_inputs_at", "jet_observables", "phi_width", "seed_frames", "sparse_to_dense", "trim_seed_slots",
+    "jet_inputs_at", "jet_observables", "phi_width",
+    "slot_baselines", "seed_frames", "sparse_to_dense", "trim_seed_slots",
 ]

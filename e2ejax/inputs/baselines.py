@@ -22,12 +22,14 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import jax
 import numpy as np
 
 from e2ejax import tasks
 from e2ejax.errors import InputError, need_fields
+from e2ejax.inputs.frames import seed_frames
 
-__all__ = ["jet_observables", "phi_width", "baseline_scores"]
+__all__ = ["jet_observables", "phi_width", "baseline_scores", "slot_baselines"]
 
 def jet_observables(events: Mapping) -> dict[str, np.ndarray]:
     """Per jet slot float64 ``[B, S]``: ``girth`` (sum of pT dR / jet pT), ``multiplicity``,
@@ -87,3 +89,24 @@ def baseline_scores(task: str, events: Mapping | None = None, frames=None) -> di
                          f"{[n for n, t in tasks.TASKS.items() if t.baselines]}")
     observables = {"phi_width": phi_width(frames)} if tasks.get(task).seed_group == "eg" else jet_observables(events)
     return {name: sign * observables[obs] for name, (obs, sign) in baselines.items()}
+
+
+#: the event fields each seed group's baselines are computed from
+_BASELINE_FIELDS = {"jet": ("pf_pt", "pf_eta", "pf_phi", "pf_type", "pf_jet", "pf_mask", "jet_mass"), "eg": ("eb_energy",)}
+
+
+#: the frames of the e/gamma baseline, one compiled program per batch shape
+_egamma_frames = jax.jit(seed_frames, static_argnames=("task",))
+
+
+def slot_baselines(events: Mapping, task: str) -> dict[str, np.ndarray] | None:
+    """The oriented baselines of ``task`` per seed slot, float64 ``[B, S]`` (e/gamma: from the
+    frames of :func:`e2ejax.inputs.seed_frames`); None when ``events`` lack the fields they need
+    (e.g. jets read without their particle-flow constituents)."""
+    t = tasks.get(task)
+    if not t.baselines or any(name not in events for name in _BASELINE_FIELDS[t.seed_group]):
+        return None
+    if t.seed_group == "eg":
+        frames, _, mask, _ = _egamma_frames(dict(events), task=task)
+        return {name: v.reshape(mask.shape) for name, v in baseline_scores(task, frames=np.asarray(frames)).items()}
+    return baseline_scores(task, events=events)

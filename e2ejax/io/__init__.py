@@ -7,13 +7,13 @@ documented in docs/FORMAT.md; :class:`EventBatch` documents every array a batch 
 
 from e2ejax.io._atomic import atomic_path, write_json_atomic
 from e2ejax.io._batch import EventBatch, HitOverflowWarning
-from e2ejax.io._claim import OUTPUT_SUFFIXES, check_output, claim_output, is_prediction_file
+from e2ejax.io._claim import OUTPUT_SUFFIXES, check_output, claim_output, exclusive_lock, is_prediction_file
 from e2ejax.io._friend import FRIEND_TREE, PredictionWriter
 from e2ejax.io._open import DEFAULT_TREE, Source, resolve
 from e2ejax.io._info import file_provenance
 from e2ejax.io._prefetch import Prefetcher
 from e2ejax.io._records import COMPRESSION, MANTISSA_BITS, EventWriter, branch_names, open_output, round_mantissa, to_arrays
-from e2ejax.io._read import check_files, detect_layout, entry_range_stop, iterate_events, pad_jagged
+from e2ejax.io._read import check_files, count_entries, detect_layout, entry_range_stop, iterate_events, pad_jagged
 from e2ejax.io._scores import RocInputs, load_roc_inputs
 from e2ejax.io._schema import DEFAULT_MAX_HITS, DENSE_IMAGES, DENSE_SEEDS, GROUPS, INT_FIELDS, bucket
 from e2ejax.io._write_events import unpad, write_dense, write_events
@@ -42,8 +42,10 @@ __all__ = [
     "check_files",
     "check_output",
     "claim_output",
+    "count_entries",
     "detect_layout",
     "entry_range_stop",
+    "exclusive_lock",
     "file_provenance",
     "is_prediction_file",
     "iterate_events",

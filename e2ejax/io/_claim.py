@@ -11,7 +11,7 @@ import uproot
 
 from e2ejax.errors import E2EJaxError, InputError, OutputError, require
 
-__all__ = ["OUTPUT_SUFFIXES", "check_output", "claim_output", "is_prediction_file"]
+__all__ = ["OUTPUT_SUFFIXES", "check_output", "claim_output", "exclusive_lock", "is_prediction_file"]
 
 #: extensions of the prediction files (ROOT friend tree or parquet table)
 OUTPUT_SUFFIXES = (".root", ".parquet")
@@ -91,7 +91,7 @@ def check_output(path, *, overwrite: bool = False, flag: str = "-o/--output", so
                      "file there (left unchanged); fix: choose another name, or pass --overwrite to replace it")
 
 
-def _lock(path: str) -> tuple[int, str]:
+def _lock(path: str, what: str = "writer of") -> tuple[int, str]:
     """Hold an exclusive ``flock`` on ``.NAME.lock`` beside ``path``: ``(fd, lock path)``."""
     lock = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.lock")
     while True:
@@ -100,7 +100,7 @@ def _lock(path: str) -> tuple[int, str]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise OutputError(f"expected to be the only writer of {path!r}; found another e2ejax run writing it "
+            raise OutputError(f"expected to be the only {what} {path!r}; found another e2ejax run writing it "
                               f"(lock {lock!r} held); wait for it to finish or choose another output") from None
         try:
             same = os.fstat(fd).st_ino == os.stat(lock).st_ino
@@ -124,9 +124,20 @@ def claim_output(path, *, overwrite: bool = False, flag: str = "-o/--output"):
     """
     path = os.fspath(path)
     check_output(path, overwrite=overwrite, flag=flag)
-    fd, lock = _lock(path)
-    try:
+    with exclusive_lock(path):
         yield check_output(path, overwrite=overwrite, flag=flag)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path, *, what: str = "writer of"):
+    """Hold an exclusive lock on ``path`` (a ``.NAME.lock`` file beside it) while the block runs.
+
+    Raises:
+        OutputError: another process holds it (checked without waiting): "expected to be the only <what> <path>".
+    """
+    fd, lock = _lock(os.fspath(path), what)
+    try:
+        yield
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(lock)

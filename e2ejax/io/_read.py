@@ -247,6 +247,18 @@ def check_files(files, *, tree: str = DEFAULT_TREE, layout: str = "auto", groups
     return sources
 
 
+def count_entries(file, *, tree: str = DEFAULT_TREE, layout: str = "auto", groups=None, require=(), optional=()) -> int:
+    """The entries of one input's tree, after the checks of :func:`check_files` (same arguments).
+
+    Raises:
+        InputError: as :func:`check_files`; more than one file (a glob matching several).
+    """
+    sources = check_files(file, tree=tree, layout=layout, groups=groups, require=require, optional=optional)
+    if len(sources) != 1:
+        raise InputError(f"expected one input file; found {len(sources)} for {file!r}; count the files one at a time")
+    return _close_after(sources[0], lambda t: int(t.num_entries))
+
+
 def entry_range_stop(entry_start: int, entry_stop: int | None, max_events: int | None) -> int | None:
     """Where reading stops: the entries ``[entry_start, entry_stop)``, at most ``max_events`` of them (None: to the end).
 

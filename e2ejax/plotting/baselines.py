@@ -13,20 +13,11 @@ import numpy as np
 from e2ejax import tasks
 from e2ejax.errors import InputError
 from e2ejax.inference import EVENTS_PER_READ
-from e2ejax.inputs import baseline_scores, seed_frames
+from e2ejax.inputs import slot_baselines
 from e2ejax.io import iterate_events
 from e2ejax.metrics import roc_auc
 
 __all__ = ["input_baselines", "better_orientation"]
-
-
-def _batch_scores(events, task: tasks.Task) -> dict[str, np.ndarray]:
-    """Oriented baselines per seed slot, float64 ``[B, S]``."""
-    if task.seed_group == "eg":
-        frames, _, mask, _ = seed_frames(events, task=task.name)
-        flat = baseline_scores(task.name, frames=np.asarray(frames))
-        return {name: v.reshape(mask.shape) for name, v in flat.items()}
-    return baseline_scores(task.name, events=events)
 
 
 def input_baselines(truth, task: str, names, entry: np.ndarray, slot: np.ndarray) -> dict[str, np.ndarray]:
@@ -60,7 +51,7 @@ def input_baselines(truth, task: str, names, entry: np.ndarray, slot: np.ndarray
         n = len(events[t.mask_field])
         here = (entry >= start) & (entry < start + n)
         if here.any():
-            values = _batch_scores(events, t)
+            values = slot_baselines(events, task)
             for name in names:
                 out[name][here] = values[name][entry[here] - start, slot[here]]
         start += n

@@ -9,9 +9,6 @@ not on the number of worker processes.
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
-import multiprocessing
 import os
 import sys
 import time
@@ -98,12 +95,11 @@ def _tasks(sample, seed, pileup, cfg, events):
     ]
 
 
-def _check_arguments(sample, *, events, seed, workers, pileup, compression):
+def _check_arguments(sample, *, events, seed, pileup, compression):
     checks = [
         (sample in SAMPLES, "sample", f"one of {sorted(SAMPLES)}", sample),
         (isinstance(events, (int, np.integer)) and 1 <= events < 10**7, "events", "an int in [1, 10**7)", events),
         (isinstance(seed, (int, np.integer)) and 0 <= seed < 2**31, "seed", "an int in [0, 2**31)", seed),
-        (isinstance(workers, (int, np.integer)) and workers >= 1, "workers", "an int >= 1", workers),
         (np.isfinite(pileup) and pileup >= 0, "pileup", "a finite number >= 0", pileup),
         (compression in COMPRESSION, "compression", f"one of {sorted(COMPRESSION)}", compression),
     ]
@@ -112,21 +108,12 @@ def _check_arguments(sample, *, events, seed, workers, pileup, compression):
             raise InputError(f"simulate: expected {name} to be {expected}, found {found!r}; fix: pass {expected}")
 
 
-@contextlib.contextmanager
-def _chunk_results(tasks, workers):
-    if workers <= 1:
-        yield map(simulate_chunk, tasks)
-        return
-    ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        try:
-            yield pool.map(simulate_chunk, tasks)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+def _chunk_results(tasks, executor):
+    """The records of each chunk in chunk order: computed here, or by ``executor.map``."""
+    return map(simulate_chunk, tasks) if executor is None else executor.map(simulate_chunk, tasks)
 
 
-def simulate(sample: str, *, events: int, seed: int, output: str, workers: int = 1, pileup: float = 0.0,
+def simulate(sample: str, *, events: int, seed: int, output: str, executor=None, pileup: float = 0.0,
              cfg: DetectorConfig = DetectorConfig(), compression: str = "lz4", progress: bool = True,
              command: str = "") -> dict:
     """Generate ``events`` events of ``sample`` through the detector into ``output``.
@@ -136,7 +123,9 @@ def simulate(sample: str, *, events: int, seed: int, output: str, workers: int =
         events: number of events (>= 1).
         seed: random seed in ``[0, 2**31)``.
         output: ROOT file path; written atomically (temporary name, then rename).
-        workers: worker processes (the file does not depend on it).
+        executor: a ``concurrent.futures.Executor`` whose ``map`` runs the chunks elsewhere (a Dask
+            ``client.get_executor()``, or a ``ProcessPoolExecutor`` with the ``spawn`` context:
+            never fork a process that imported JAX); None: here. The file does not depend on it.
         pileup: mean number of overlaid minimum-bias interactions (Poisson).
         cfg: detector settings.
         compression: ``"lz4"`` (default), ``"zstd"``, ``"zlib"`` or ``"lzma"``.
@@ -149,7 +138,7 @@ def simulate(sample: str, *, events: int, seed: int, output: str, workers: int =
     Raises:
         InputError: for an unknown sample or compression, or a number out of range.
     """
-    _check_arguments(sample, events=events, seed=seed, workers=workers, pileup=pileup, compression=compression)
+    _check_arguments(sample, events=events, seed=seed, pileup=pileup, compression=compression)
     spec = SAMPLES[sample]
     info = {
         "sample": sample,
@@ -171,11 +160,10 @@ def simulate(sample: str, *, events: int, seed: int, output: str, workers: int =
     with atomic_path(output) as tmp, open_output(tmp, compression=compression) as file, \
             tqdm(total=events, unit="ev", desc=f"simulate {sample}", disable=not progress) as bar:
         writer = EventWriter(file, info)
-        with _chunk_results(tasks, workers) as results:
-            for records in results:
-                add_seeds(records)
-                writer.add(records)
-                bar.update(len(records))
+        for records in _chunk_results(tasks, executor):
+            add_seeds(records)
+            writer.add(records)
+            bar.update(len(records))
         writer.flush()
     seconds = time.perf_counter() - start
     return {"events": events, "seconds": seconds, "events_per_second": events / seconds}

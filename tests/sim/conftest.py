@@ -24,7 +24,7 @@ def qg_file(tmp_path_factory):
     saved = run.CHUNK_EVENTS
     run.CHUNK_EVENTS = 4
     try:
-        run.simulate("qg", events=12, seed=7, output=str(path), workers=1, progress=False)
+        run.simulate("qg", events=12, seed=7, output=str(path), progress=False)
     finally:
         run.CHUNK_EVENTS = saved
     return path

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import json
+import multiprocessing
 import pathlib
 import re
 
@@ -11,8 +14,8 @@ import numpy as np
 import pytest
 import uproot
 
-from e2ejax.sim import run
 from e2ejax.io import branch_names
+from e2ejax.sim import run
 
 FORMAT = pathlib.Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md"
 
@@ -27,11 +30,15 @@ def _same(a, b):
 
 
 def _simulate(path, *, seed, workers, sample="qg", events=12, pileup=0.0):
+    """Simulate in this process (``workers=1``) or with a spawn process pool of ``workers`` as the executor."""
     saved = run.CHUNK_EVENTS
     run.CHUNK_EVENTS = 4
+    pool = (concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            if workers > 1 else contextlib.nullcontext())
     try:
-        run.simulate(sample, events=events, seed=seed, output=str(path), workers=workers, pileup=pileup,
-                     progress=False)
+        with pool as executor:
+            run.simulate(sample, events=events, seed=seed, output=str(path), executor=executor, pileup=pileup,
+                         progress=False)
     finally:
         run.CHUNK_EVENTS = saved
 

@@ -1,0 +1,136 @@
+"""Many files in this process (``e2ejax tag FILES -o DIR``): the same scores as one file at a time,
+a manifest that stays true, resume, failures that stop only their own file, kill and Ctrl-C."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import uproot
+
+from e2ejax import cluster
+from e2ejax.cluster import MANIFEST_NAME, sha256_file
+from tests.cluster.conftest import friend_arrays, jet_files
+from tests.reliability.conftest import ROOT, call_main, child_env, listing
+from tests.test_tag_outputs import checkpoint
+
+pytestmark = pytest.mark.xdist_group("cluster")
+
+
+def _manifest(out):
+    return json.loads((out / MANIFEST_NAME).read_text())
+
+
+def test_directory_run_gives_the_scores_of_one_file_at_a_time(files, qg_checkpoint, plain_outputs, tmp_path):
+    manifest = cluster.tag(None, files, qg_checkpoint, tmp_path / "out", chunk_events=256, progress=False)
+    assert manifest["run"]["tagged"] == files and manifest["run"]["failed"] == {}
+    for f in files:
+        entry = manifest["files"][f]
+        assert entry["status"] == "done" and entry["chunks"] == 3 and entry["events"] == entry["entries"] == 600
+        assert entry["sha256"] == sha256_file(entry["output"])
+        assert friend_arrays(entry["output"]) == friend_arrays(plain_outputs[f])  # bit-identical, chunk by chunk
+    assert manifest["models"]["tiny_qg"]["card_sha256"] == sha256_file(os.path.join(qg_checkpoint, "model_card.json"))
+    assert _manifest(tmp_path / "out")["files"] == manifest["files"]
+    summary = manifest["run"]["summary"]["qg"]  # the models of the files' own task, over all files, baselines beside
+    assert summary["n_signal"] + summary["n_background"] == sum(e["seeds"] for e in manifest["files"].values())
+    assert set(summary["baseline_auc"]) == {"girth", "multiplicity"}
+
+
+def test_rerun_skips_complete_files_and_redoes_the_rest(files, qg_checkpoint, tmp_path):
+    out = tmp_path / "out"
+    first = cluster.tag(None, files, qg_checkpoint, out, chunk_events=256, progress=False)
+    stamps = {f: os.stat(first["files"][f]["output"]).st_mtime_ns for f in files}
+    again = cluster.tag(None, files, qg_checkpoint, out, chunk_events=256, progress=False)
+    assert again["run"]["skipped"] == files and again["run"]["tagged"] == []
+    os.unlink(first["files"][files[1]]["output"])  # a lost output
+    with open(first["files"][files[2]]["output"], "ab") as f:  # a damaged one
+        f.write(b"x")
+    third = cluster.tag(None, files, qg_checkpoint, out, chunk_events=256, progress=False)
+    assert third["run"]["tagged"] == files[1:] and third["run"]["skipped"] == files[:1]
+    assert os.stat(first["files"][files[0]]["output"]).st_mtime_ns == stamps[files[0]]
+    forced = cluster.tag(None, files[:1], qg_checkpoint, out, chunk_events=256, progress=False, force=True)
+    assert forced["run"]["tagged"] == files[:1]
+    other = checkpoint(tmp_path / "other" / "checkpoints", task="qg", output="runs/tiny_qg", seed=4)
+    changed = cluster.tag(None, files, str(other), out, chunk_events=256, progress=False)  # same name, other card
+    assert changed["run"]["tagged"] == files
+
+
+def test_a_bad_file_is_reported_and_the_others_finish(files, qg_checkpoint, tmp_path, capsys):
+    bad = tmp_path / "bad.root"
+    bad.write_bytes(b"not a ROOT file at all")
+    no_jets = str(tmp_path / "nojets.root")
+    with uproot.recreate(no_jets) as f:  # a ROOT file without the jet branches
+        f["Events"] = {"event": np.arange(5)}
+    proc = call_main(capsys, "tag", files[0], bad, no_jets, files[1], "--model", qg_checkpoint, "-o", tmp_path / "out",
+                     "-q", "--chunk-events", "256")
+    assert proc.returncode == 1
+    failed = [line for line in proc.stderr.splitlines() if line.startswith("e2ejax tag: failed: ")]
+    assert len(failed) == 2 and str(bad) in failed[0] + failed[1] and no_jets in failed[0] + failed[1], proc.stderr
+    assert "Traceback" not in proc.stderr
+    manifest = _manifest(tmp_path / "out")
+    assert {f: e["status"] for f, e in manifest["files"].items()} == {
+        files[0]: "done", str(bad): "failed", no_jets: "failed", files[1]: "done"}
+    assert "expected a ROOT file" in manifest["files"][str(bad)]["error"]
+    assert listing(tmp_path / "out") == sorted([MANIFEST_NAME, "jets0_scores.root", "jets1_scores.root"])
+    assert "2 tagged, 0 already done, 2 failed of 4 inputs" in proc.stdout
+
+
+def _start(files, ckpt, out, cache):
+    return subprocess.Popen([sys.executable, "-m", "e2ejax", "tag", *files, "--model", ckpt, "-o", str(out), "-q",
+                             "--chunk-events", "256"], cwd=ROOT, env=child_env(cache), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_done(out, n, proc, timeout=240):
+    """Wait until the manifest records ``n`` files (the run still going)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            if len(_manifest(out)["files"]) >= n:
+                return
+        except (OSError, ValueError):
+            pass
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError("the run recorded no file in time")
+
+
+@pytest.mark.parametrize("stop", ["kill", "interrupt"])
+def test_a_stopped_run_leaves_complete_outputs_and_resumes_the_rest(files, qg_checkpoint, tmp_path, tmp_path_factory, stop):
+    many = files + jet_files(tmp_path / "more", 3, events=1500)  # the last files take long enough to stop the run in them
+    out = tmp_path / "out"
+    proc = _start(many, qg_checkpoint, out, tmp_path_factory.getbasetemp() / "jit")
+    _wait_for_done(out, 1, proc)
+    proc.send_signal(signal.SIGKILL if stop == "kill" else signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if stop == "interrupt":  # Ctrl-C: one line, exit 130, no traceback
+        assert proc.returncode == 130 and err.strip().splitlines()[-1] == "e2ejax tag: interrupted", err
+    done = _manifest(out)["files"]
+    assert 1 <= len(done) < len(many) and all(e["status"] == "done" for e in done.values())
+    for e in done.values():  # the manifest is true: every output it names is complete
+        assert sha256_file(e["output"]) == e["sha256"]
+    written = {name for name in listing(out) if name.endswith("_scores.root")}
+    assert written == {os.path.basename(e["output"]) for e in done.values()}  # no output of a file in flight
+    rerun = subprocess.run([sys.executable, "-m", "e2ejax", "tag", *many, "--model", qg_checkpoint, "-o", str(out), "-q",
+                            "--chunk-events", "256"], cwd=ROOT, env=child_env(tmp_path_factory.getbasetemp() / "jit"),
+                           capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(many) - len(done)} tagged, {len(done)} already done" in rerun.stdout
+    assert not [n for n in listing(out) if n.endswith(".tmp")]  # what the killed run left is cleaned
+    assert all(e["status"] == "done" for e in _manifest(out)["files"].values()) and len(_manifest(out)["files"]) == len(many)
+
+
+def test_directory_mode_errors_are_one_line(files, qg_checkpoint, tmp_path, capsys):
+    from tests.reliability.conftest import assert_one_line_error
+
+    proc = call_main(capsys, "tag", files[0], "--model", qg_checkpoint, "--workers", "2")
+    assert_one_line_error(proc, "tag", "-o DIR")
+    proc = call_main(capsys, "tag", *files[:2], "--model", qg_checkpoint, "-o", tmp_path / "x.root")
+    assert_one_line_error(proc, "tag", "expected a directory for 2 inputs")
+    proc = call_main(capsys, "tag", *files[:2], "--model", qg_checkpoint, "-o", tmp_path / "no" / "such" / "dir")
+    assert_one_line_error(proc, "tag", "existing parent directory")
+    assert not (tmp_path / "no").exists()
