@@ -25,6 +25,11 @@ class Source(NamedTuple):
     tree: str
 
 
+def _is_url(path: str) -> bool:
+    """``scheme://...`` (``root://``, ``file://``, ``https://``): opened by uproot as given, not checked on disk."""
+    return "://" in path
+
+
 def _split_tree(spec: str, default: str) -> tuple[str, str]:
     head, sep, tail = spec.rpartition(":")
     # Only "<path>.root:<tree>" is a tree spec ("C:\\x.root" and "root://host/x.root" are paths).
@@ -37,7 +42,8 @@ def resolve(files, *, tree: str = DEFAULT_TREE) -> list[Source]:
     """Expand paths, globs and ``file.root:tree`` specs into a list of :class:`Source`.
 
     Args:
-        files: a path or a sequence of paths; each may be a glob and may end in ``:treename``.
+        files: a path or a sequence of paths; each may be a glob and may end in ``:treename``;
+            a URL (``root://host//store/x.root``) is passed to uproot unchanged.
         tree: tree read where a spec does not name one (keyword-only).
 
     Returns:
@@ -55,7 +61,9 @@ def resolve(files, *, tree: str = DEFAULT_TREE) -> list[Source]:
     out = []
     for spec in files:
         path, name = _split_tree(os.fspath(spec), tree)
-        if glob.has_magic(path):
+        if _is_url(path):
+            out.append(Source(path, name))
+        elif glob.has_magic(path):
             matches = sorted(glob.glob(path))
             if not matches:
                 raise InputError(
@@ -100,7 +108,8 @@ def open_tree(source: Source):
             present are listed) or a tree with no entries.
     """
     path, name = source
-    _check_header(path)
+    if not _is_url(path):
+        _check_header(path)
     try:
         file = uproot.open(path)
     except Exception as exc:  # uproot raises ValueError, OSError or deserialization errors
@@ -108,9 +117,9 @@ def open_tree(source: Source):
             f"expected a readable ROOT file at {path!r}; uproot could not open it ({type(exc).__name__}: {exc}); "
             "the file may be truncated or corrupt: copy or write it again"
         ) from None
-    size = os.path.getsize(path)
+    size = None if _is_url(path) else os.path.getsize(path)
     end = int(getattr(file.file, "fEND", 0) or 0)
-    if end > size:
+    if size is not None and end > size:
         file.close()
         raise InputError(
             f"expected a complete ROOT file at {path!r} of {end} bytes; found {size} bytes (truncated); "

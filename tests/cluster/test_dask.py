@@ -77,3 +77,18 @@ def test_simulate_on_the_cluster_equals_the_single_process_file(client, tmp_path
     with uproot.open(tmp_path / "here.root") as a, uproot.open(tmp_path / "there.root") as b:
         x, y = a["Events"].arrays(), b["Events"].arrays()
         assert x.fields == y.fields and all(ak.array_equal(x[k], y[k]) for k in x.fields)
+
+
+def test_the_worker_functions_in_a_users_own_graph(client, files, qg_checkpoint, plain_outputs, tmp_path):
+    """``client.map(tag_chunk, ...)`` over planned chunks: the records a user writes with PredictionWriter."""
+    from e2ejax.io import PredictionWriter
+
+    entries = client.gather(client.map(cluster.file_entries, files, tasks_used=["qg"]))
+    items = [item for f, n in zip(files, entries) for item in cluster.plan_chunks(f, n, chunk_events=256)]
+    results = client.gather(client.map(cluster.tag_chunk, items, models=[("tiny_qg", qg_checkpoint)]))
+    out = tmp_path / "mine.root"
+    with PredictionWriter(out, group="jet", n_entries=entries[0]) as writer:
+        for r in results[:3]:  # the chunks of the first file, in entry order
+            for start, event, mask, scores in r["records"]:
+                writer.write(scores, mask=mask, event=event, entry_start=start)
+    assert friend_arrays(out) == friend_arrays(plain_outputs[files[0]])

@@ -134,3 +134,12 @@ def test_directory_mode_errors_are_one_line(files, qg_checkpoint, tmp_path, caps
     proc = call_main(capsys, "tag", *files[:2], "--model", qg_checkpoint, "-o", tmp_path / "no" / "such" / "dir")
     assert_one_line_error(proc, "tag", "existing parent directory")
     assert not (tmp_path / "no").exists()
+
+
+def test_a_url_is_read_through_uproot_as_given(files, qg_checkpoint, plain_outputs, tmp_path):
+    url = f"file://{files[0]}"  # root:// and https:// take the same path; file:// needs no server
+    listed = tmp_path / "inputs.txt"
+    listed.write_text(f"{url}\n")
+    manifest = cluster.tag(None, [str(listed)], qg_checkpoint, tmp_path / "out", chunk_events=256, progress=False)
+    assert manifest["run"]["tagged"] == [url]
+    assert friend_arrays(manifest["files"][url]["output"]) == friend_arrays(plain_outputs[files[0]])
