@@ -238,7 +238,7 @@ def tag(client, files, model, outdir, *, chunk_events: int = DEFAULT_CHUNK_EVENT
         entries_of: dict[str, int] = {}
         tagged, failed, events = [], {}, 0
         tallies: dict = {}
-        bar = tqdm(total=0, desc="tag", unit="ev", disable=not progress)
+        bar = tqdm(total=0, desc="tag", unit="ev", disable=not progress or not todo)
         bar.set_postfix_str(f"files 0/{len(todo)}")
         try:
             def fail(spec, message):

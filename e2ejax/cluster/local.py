@@ -58,7 +58,7 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None, qui
                                            env=WORKER_ENV, silence_logs=logging.ERROR)
         with cluster, distributed.Client(cluster) as client:
             if not quiet:
-                link = client.dashboard_link if getattr(cluster, "dashboard_server", None) is not None else None
+                link = client.dashboard_link if "dashboard" in getattr(cluster.scheduler, "services", {}) else None
                 print(f"Dask LocalCluster: {workers} worker process(es) at {cluster.scheduler_address}"
                       f"{f', dashboard {link}' if link else ''}", file=sys.stderr)
             yield client
