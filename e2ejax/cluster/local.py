@@ -14,6 +14,7 @@ import logging
 import sys
 
 from e2ejax.errors import InputError, require
+from e2ejax.logs import held_back
 
 __all__ = ["dask_client", "WORKER_ENV"]
 
@@ -53,7 +54,7 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None, qui
         with client:
             yield client
         return
-    with _quiet_dask_logs(), dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+    with held_back("distributed"), dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                                            env=WORKER_ENV, silence_logs=logging.ERROR)
         with cluster, distributed.Client(cluster) as client:
@@ -62,15 +63,3 @@ def dask_client(*, workers: int | None = None, scheduler: str | None = None, qui
                 print(f"Dask LocalCluster: {workers} worker process(es) at {cluster.scheduler_address}"
                       f"{f', dashboard {link}' if link else ''}", file=sys.stderr)
             yield client
-
-
-@contextlib.contextmanager
-def _quiet_dask_logs():
-    """Dask's own log lines (workers starting and closing) held back to errors while a local cluster runs."""
-    logger = logging.getLogger("distributed")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)

@@ -10,15 +10,14 @@ folder gets the export in a temporary directory that lives as long as the return
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import logging
 import os
 import tempfile
 from pathlib import Path
 
 from e2ejax import __version__
 from e2ejax.inference.export import to_onnx
+from e2ejax.logs import held_back
 
 __all__ = ["CACHE_FOLDER", "cached_onnx", "export_key", "temporary_onnx"]
 
@@ -38,17 +37,10 @@ def export_key(directory, step: int, objective: str) -> str:
     return digest.hexdigest()[:16]
 
 
-@contextlib.contextmanager
 def _quiet_onnx_ir():
     """Hold back the ``onnx_ir`` library's log warnings while exporting (notes on its own
     serialisation that concern no e2ejax user; the export is checked by ``onnx.checker``)."""
-    logger = logging.getLogger("onnx_ir")  # its modules' loggers (onnx_ir.serde, ...) inherit the level
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    return held_back("onnx_ir")
 
 
 def cached_onnx(model, directory, *, step: int, objective: str = "classification"):
