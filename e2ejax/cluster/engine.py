@@ -88,13 +88,14 @@ class _InProcess:
             tag, fn, args, kwargs = self._queue.popleft()
             try:
                 value = fn(*args, **kwargs)
-            except (E2EJaxError, OSError) as exc:
+            except Exception as exc:  # recorded for its file, as on a cluster
                 yield tag, None, exc
             else:
                 yield tag, value, None
 
-    def cancel(self) -> None:
-        self._queue.clear()
+    def cancel(self, spec=None) -> None:
+        """Drop the work not started yet: all, or that of the input ``spec``."""
+        self._queue = collections.deque(w for w in self._queue if spec is not None and w[0][1] != spec)
 
 
 class _OnDask:
@@ -123,9 +124,10 @@ class _OnDask:
                 yield tag, value, None
             future.release()
 
-    def cancel(self) -> None:
-        self._client.cancel([f for _, f in self._futures.values()])
-        self._futures.clear()
+    def cancel(self, spec=None) -> None:
+        """Cancel the work not finished yet: all, or that of the input ``spec``."""
+        keys = [k for k, (tag, _) in self._futures.items() if spec is None or tag[1] == spec]
+        self._client.cancel([self._futures.pop(k)[1] for k in keys])
 
 
 def _message(exc: BaseException, item=None) -> str:
@@ -161,7 +163,8 @@ def _file_summary(results: list[dict], entries: int) -> dict:
     seeds = sum(r["seeds"] for r in results)
     out = {"entries": entries, "events": sum(r["events"] for r in results), "seeds": seeds,
            "in_acceptance": sum(r["in_acceptance"] for r in results) / max(seeds, 1),
-           "chunks": len(results), "worker_seconds": round(sum(r["seconds"] for r in results), 3)}
+           "chunks": len(results), "worker_seconds": round(sum(r["seconds"] for r in results), 3),
+           "worker_peak_rss_mb": round(max(r["peak_rss"] for r in results) / 2**20, 1)}
     auc = tally.summary(results[0]["truth"])
     if "auc" in auc:
         out["auc"] = {k: round(v, 6) for k, v in auc["auc"].items()}
@@ -216,7 +219,8 @@ def tag(client, files, model, outdir, *, chunk_events: int = DEFAULT_CHUNK_EVENT
     outputs = output_names(inputs, directory, suffix=suffix)
     stop = entry_range_stop(entry_start, entry_stop, max_events)
     entry_range = (int(entry_start), stop)
-    pairs = tuple((name, r["spec"]) for name, r in models.items())
+    # workers get the checkpoint directory itself (absolute), whatever their working directory
+    pairs = tuple((name, str(resolve_checkpoint(r["spec"]))) for name, r in models.items())
     options = {"batch_size": batch_size, "backend": backend, "chunk_events": chunk_events}
     runner = _InProcess() if client is None else _OnDask(client)
     prefetch = (1 if client is None else 0) if prefetch is None else prefetch
@@ -244,6 +248,7 @@ def tag(client, files, model, outdir, *, chunk_events: int = DEFAULT_CHUNK_EVENT
             def fail(spec, message):
                 failed[spec] = message
                 pending.pop(spec, None)
+                runner.cancel(spec)
                 manifest.failed(spec, outputs[spec], entry_range, message)
                 log(f"failed: {spec}: {message}")
                 bar.set_postfix_str(f"files {len(tagged) + len(failed)}/{len(todo)}")
@@ -284,6 +289,7 @@ def tag(client, files, model, outdir, *, chunk_events: int = DEFAULT_CHUNK_EVENT
             raise
         finally:
             bar.close()
+            manifest.flush()
     seconds = time.perf_counter() - t0
     summary = {}
     for truth, parts in tallies.items():

@@ -40,17 +40,19 @@ def _listed(path: str) -> list[str]:
 
 
 def expand_inputs(specs) -> list[str]:
-    """Input specs -> the inputs, in order: globs expanded (sorted), ``.txt`` list files read
-    (one input per line, globs allowed), URLs and ``file.root:tree`` specs kept as given;
-    duplicates refused.
+    """Input specs (one, or a list) -> the inputs, in order: globs expanded (sorted), ``.txt`` list
+    files read (one input per line, globs allowed), local paths made absolute (workers may run
+    elsewhere), URLs kept as given, ``file.root:tree`` specs kept; duplicates refused.
 
     Raises:
         InputError: a glob matching nothing, an empty list file, an input given twice.
 
     Examples:
-        >>> expand_inputs(["root://eos.cms/store/a.root", "b.root:Events"])
-        ['root://eos.cms/store/a.root', 'b.root:Events']
+        >>> expand_inputs(["root://eos.cms/store/a.root", "/data/b.root:Events"])
+        ['root://eos.cms/store/a.root', '/data/b.root:Events']
     """
+    if isinstance(specs, (str, os.PathLike)):
+        specs = [specs]
     out: list[str] = []
     for spec in map(os.fspath, specs):
         if is_url(spec):
@@ -61,9 +63,9 @@ def expand_inputs(specs) -> list[str]:
             matches = sorted(glob.glob(spec))
             if not matches:
                 raise InputError(f"expected ROOT files matching {spec!r}; found no file; check the pattern and the directory")
-            out += matches
+            out += map(os.path.abspath, matches)
         else:
-            out.append(spec)
+            out.append(os.path.abspath(spec))
     seen: dict[str, str] = {}
     for spec in out:
         key = spec if is_url(spec) else os.path.realpath(spec)

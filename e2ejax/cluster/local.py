@@ -25,6 +25,7 @@ WORKER_ENV = {
     "MKL_NUM_THREADS": "1",
     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
     "TF_CPP_MIN_LOG_LEVEL": "2",
+    "DASK_LOGGING__DISTRIBUTED": "error",
 }
 
 

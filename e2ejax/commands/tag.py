@@ -125,8 +125,9 @@ def _run_directory(args, start: int, stop: int | None) -> int:
                        suffix=".root", progress=not args.quiet,
                        log=lambda line: print(f"e2ejax tag: {line}", file=sys.stderr))
     run = manifest["run"]
+    inputs = len(run["tagged"]) + len(run["skipped"]) + len(run["failed"])
     print(f"{args.output}: {len(run['tagged'])} tagged, {len(run['skipped'])} already done, {len(run['failed'])} failed "
-          f"of {len(manifest['files'])} inputs; {run['events']} events in {run['seconds']:.1f} s "
+          f"of {inputs} inputs; {run['events']} events in {run['seconds']:.1f} s "
           f"({run['events_per_s']:.0f} events/s); manifest {os.path.join(args.output, 'e2ejax-manifest.json')}")
     for truth, s in run["summary"].items():
         background, signal = tasks.get(truth).classes

@@ -80,7 +80,8 @@ def check_output(path, *, overwrite: bool = False, flag: str = "-o/--output", so
                          f"fix: use {os.path.join(path, 'scores' + suffix)}")
     if not os.path.exists(path):
         return False
-    if source is not None and os.path.samefile(path, str(source).split(":")[0]):
+    src = None if source is None else str(source).split(":")[0]
+    if src is not None and os.path.exists(src) and os.path.samefile(path, src):
         raise InputError(f"{flag}: expected an output path other than the input {str(source)!r}; found the same file; "
                          "writing there would replace the events: choose another name")
     if is_prediction_file(path):

@@ -143,3 +143,18 @@ def test_a_url_is_read_through_uproot_as_given(files, qg_checkpoint, plain_outpu
     manifest = cluster.tag(None, [str(listed)], qg_checkpoint, tmp_path / "out", chunk_events=256, progress=False)
     assert manifest["run"]["tagged"] == [url]
     assert friend_arrays(manifest["files"][url]["output"]) == friend_arrays(plain_outputs[files[0]])
+
+
+def test_the_manifest_skips_rewrites_that_would_dominate_and_flushes_at_the_end(tmp_path, monkeypatch):
+    from e2ejax.cluster import Manifest
+
+    m = Manifest(tmp_path, models={}, options={})
+    out = tmp_path / "x_scores.root"
+    out.write_bytes(b"done")
+    m.done("a.root", str(out), (0, None), {})  # the first record is written at once
+    assert list(_manifest(tmp_path)["files"]) == ["a.root"]
+    m._last_cost = 3600.0  # as if the last rewrite had taken an hour
+    m.done("b.root", str(out), (0, None), {})
+    assert list(_manifest(tmp_path)["files"]) == ["a.root"]  # held back: still true, one file behind
+    m.flush()
+    assert sorted(_manifest(tmp_path)["files"]) == ["a.root", "b.root"]

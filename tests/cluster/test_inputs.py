@@ -1,5 +1,7 @@
 """Inputs of a many-file run: globs, list files, URLs, duplicates, output names, chunk plans."""
 
+import os
+
 import pytest
 
 from e2ejax.cluster import WorkItem, expand_inputs, output_names, plan_chunks
@@ -12,9 +14,10 @@ def test_globs_list_files_and_urls(tmp_path):
     listing = tmp_path / "files.txt"
     listing.write_text("# inputs\nc.root\n\nroot://eos.cms//store/x.root  # remote\n")
     found = expand_inputs([str(tmp_path / "[ab].root"), str(listing), "d.root:Other"])
-    # a glob in sorted order; a list's relative paths are relative to the list; URLs and tree specs unchanged
+    # a glob in sorted order; a list's relative paths are relative to the list; URLs unchanged; paths absolute
     assert found == [str(tmp_path / "a.root"), str(tmp_path / "b.root"), str(tmp_path / "c.root"),
-                     "root://eos.cms//store/x.root", "d.root:Other"]
+                     "root://eos.cms//store/x.root", os.path.abspath("d.root:Other")]
+    assert expand_inputs(str(tmp_path / "a.root")) == [str(tmp_path / "a.root")]  # one input as a string
 
 
 def test_an_input_given_twice_is_refused(tmp_path):
