@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 from e2ejax.errors import InputError
 
-__all__ = ["Task", "TASKS", "get", "taggers", "names", "sample_task"]
+__all__ = ["Task", "TASKS", "get", "taggers", "names", "sample_task", "hit_groups"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,16 @@ def names() -> list[str]:
 def taggers() -> list[str]:
     """The classification tasks (scored per seed by the tagger)."""
     return [t.name for t in TASKS.values() if t.is_tagger]
+
+
+def hit_groups(task_names) -> list[str]:
+    """The hit groups the tasks ``task_names`` read together, sorted (what a file must hold to be tagged by them).
+
+    Examples:
+        >>> hit_groups(["egamma", "egamma"])
+        ['eb', 'eg']
+    """
+    return sorted({g for name in task_names for g in get(name).hit_groups})
 
 
 def sample_task(provenance: dict) -> str | None:

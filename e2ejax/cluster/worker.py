@@ -41,13 +41,9 @@ def taggers_for(models, *, backend: str = "auto", threads: int = 1) -> dict[str,
         return _TAGGERS[key]
 
 
-def _require(tasks_used) -> list[str]:
-    return sorted({g for t in tasks_used for g in tasks.get(t).hit_groups})
-
-
 def file_entries(file: str, tasks_used) -> int:
     """The entries of ``file`` after checking it holds every group the tasks read (InputError otherwise)."""
-    return count_entries(file, require=_require(tasks_used), optional=("ee",))
+    return count_entries(file, require=tasks.hit_groups(tasks_used), optional=("ee",))
 
 
 def peak_rss_bytes() -> int:

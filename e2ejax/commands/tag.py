@@ -90,6 +90,12 @@ def _missing_input(files) -> None:
                              f"{'' if os.path.isdir(where) else ' (the directory does not exist either)'}; check the path")
 
 
+def _shipped_sample(task: str | None) -> list[str]:
+    """The shipped sample of a tagger task as the inputs when none are given (none for another task:
+    the model check then says what is wrong)."""
+    return [str(tasks.get(task).sample_path)] if task in tasks.taggers() else []
+
+
 def _directory_mode(args) -> bool:
     """True when the outputs go to a directory (with a manifest): ``-o`` names a directory (an existing one
     or a name without extension), or a cluster is asked for."""
@@ -115,7 +121,7 @@ def _run_directory(args, start: int, stop: int | None) -> int:
     if args.workers is not None:
         positive("--workers", args.workers)
     positive("--chunk-events", args.chunk_events)
-    files = args.files or [str(tasks.get(task_of(args.model.split(",")[0].strip()) or "egamma").sample_path)]
+    files = args.files or _shipped_sample(task_of(args.model.split(",")[0].strip()))
     client = (dask_client(workers=args.workers, scheduler=args.scheduler, quiet=args.quiet)
               if args.workers is not None or args.scheduler is not None else contextlib.nullcontext())
     with client as c:
@@ -152,11 +158,10 @@ def run(args) -> int:
         raise InputError("--model: expected at least one model name or checkpoint directory")
     names = score_names(specs)
     known = {n: task_of(s) for n, s in names.items()}
-    require = sorted({g for t in known.values() if t in tasks.taggers() for g in tasks.get(t).hit_groups})
+    require = tasks.hit_groups(t for t in known.values() if t in tasks.taggers())
     for f in args.files:  # cheap checks of every input and output before the models are loaded
         check_files(f, require=require)
-    first = next(iter(known.values()))
-    files = list(args.files) or ([str(tasks.get(first).sample_path)] if first in tasks.taggers() else [])
+    files = list(args.files) or _shipped_sample(next(iter(known.values())))
     outs = _outputs(files, args)
 
     from e2ejax.inference import Tagger, tag_files

@@ -31,6 +31,10 @@ from e2ejax.inputs.frames import seed_frames
 
 __all__ = ["jet_observables", "phi_width", "baseline_scores", "slot_baselines"]
 
+#: the event fields of :func:`jet_observables`
+_JET_FIELDS = ("pf_pt", "pf_eta", "pf_phi", "pf_type", "pf_jet", "pf_mask", "jet_pt", "jet_eta", "jet_phi", "jet_mass", "jet_mask")
+
+
 def jet_observables(events: Mapping) -> dict[str, np.ndarray]:
     """Per jet slot float64 ``[B, S]``: ``girth`` (sum of pT dR / jet pT), ``multiplicity``,
     ``n_charged`` (charged hadrons, electrons, muons), ``mass``, ``top_window`` (abs(mass - 172.5)).
@@ -45,8 +49,7 @@ def jet_observables(events: Mapping) -> dict[str, np.ndarray]:
         >>> round(float(obs["girth"][0, 0]), 4), obs["multiplicity"].tolist(), obs["n_charged"].tolist()
         (0.025, [[2.0]], [[1.0]])
     """
-    names = ("pf_pt", "pf_eta", "pf_phi", "pf_type", "pf_jet", "pf_mask", "jet_pt", "jet_eta", "jet_phi", "jet_mass", "jet_mask")
-    need_fields(events, names, what="one-variable baselines")
+    need_fields(events, _JET_FIELDS, what="one-variable baselines")
     pt, eta, phi = (np.asarray(events[n], np.float64) for n in ("pf_pt", "pf_eta", "pf_phi"))
     kind, owner, pmask = np.asarray(events["pf_type"]), np.asarray(events["pf_jet"]), np.asarray(events["pf_mask"], bool)
     jpt, jeta, jphi, jmass = (np.asarray(events[n], np.float64) for n in ("jet_pt", "jet_eta", "jet_phi", "jet_mass"))
@@ -92,7 +95,7 @@ def baseline_scores(task: str, events: Mapping | None = None, frames=None) -> di
 
 
 #: the event fields each seed group's baselines are computed from
-_BASELINE_FIELDS = {"jet": ("pf_pt", "pf_eta", "pf_phi", "pf_type", "pf_jet", "pf_mask", "jet_mass"), "eg": ("eb_energy",)}
+_BASELINE_FIELDS = {"jet": _JET_FIELDS, "eg": ("eb_energy",)}
 
 
 #: the frames of the e/gamma baseline, one compiled program per batch shape
