@@ -26,12 +26,12 @@ from e2ejax import tasks
 from e2ejax.errors import InputError
 from e2ejax.inference.export import check_export_card, onnx_session
 from e2ejax.inference.onnx_cache import cached_onnx, temporary_onnx
-from e2ejax.inputs import gnn_points, seed_frames, trim_seed_slots
-from e2ejax.io import GROUPS
+from e2ejax.inputs import gnn_points, is_dense, seed_frames, trim_seed_slots
+from e2ejax.io import GROUPS, bucket
 from e2ejax.nets import make_predict, takes_points
 from e2ejax.store import load_model, resolve_checkpoint
 
-__all__ = ["Tagger", "TagResult", "pad_rows", "resolve_backend", "rows_per_call", "CALL_BYTES"]
+__all__ = ["Tagger", "TagResult", "builder_events", "pad_rows", "resolve_backend", "rows_per_call", "CALL_BYTES"]
 
 
 class TagResult(NamedTuple):
@@ -96,6 +96,56 @@ def _row_size(n: int) -> int:
     while size < n:
         size = size * 3 // 2 if size & (size - 1) == 0 else size * 4 // 3
     return size
+
+
+#: hit groups the input builders read when the events hold them, beyond a task's own
+OPTIONAL_GROUPS = ("ee",)
+
+
+def builder_events(events: Mapping, trimmed: Mapping, task: str):
+    """The events the jitted input builder of ``task`` gets, and the real seeds' slots in them.
+
+    The builder is traced and compiled once per distinct set of input shapes, each a
+    fraction of a second even when the compiled program comes from the persistent
+    cache, so the shapes are kept few. Sparse jet events (frames built for the listed
+    seed slots only) keep only the fields of the groups the builder reads, the seed
+    slots as the reader padded them (16 on the shipped samples; the seed search
+    per padded slot is a 7 x 7 tower window, nothing next to a frame), and ``B``
+    padded with empty events to a power of two (a file's last, shorter batch
+    reuses the program of the others). Any other events go as ``trimmed`` is
+    (:func:`e2ejax.inputs.trim_seed_slots`): their builders cut a frame for every slot.
+
+    Args:
+        events: checked padded events ``[B, ...]``.
+        trimmed: ``events`` with the trailing empty seed slots dropped.
+        task: the tagger task.
+
+    Returns:
+        ``(built, slots)``: the builder's events, and the flattened slots of ``built``
+        of the real seeds, in the order of ``np.flatnonzero`` of ``trimmed``'s mask.
+
+    Examples:
+        >>> ev = {"jet_mask": np.array([[True, False, False, False], [True, True, False, False]]),
+        ...       "jet_eta": np.zeros((2, 4)), "njet": np.array([1, 2]), "eb_energy": np.zeros((2, 8))}
+        >>> built, slots = builder_events(ev, trim_seed_slots(ev, "jet"), "qg")
+        >>> {k: v.shape for k, v in built.items()}, slots.tolist()
+        ({'jet_mask': (2, 4), 'jet_eta': (2, 4), 'eb_energy': (2, 8)}, [0, 4, 5])
+    """
+    t = tasks.get(task)
+    mask = trimmed.get(t.mask_field)
+    kept = np.flatnonzero(np.asarray(mask)) if mask is not None else np.zeros(0, np.int64)
+    if t.seed_group != "jet" or is_dense(events) or mask is None:
+        return trimmed, kept
+    groups = set(t.hit_groups) | {t.seed_group} | set(OPTIONAL_GROUPS)
+    built = {k: v for k, v in events.items() if k.split("_", 1)[0] in groups}
+    n, slots = np.shape(mask)[1], np.shape(events[t.mask_field])[1]
+    return _pad_events(built, bucket(len(mask), minimum=1)), kept // max(n, 1) * slots + kept % max(n, 1)
+
+
+def _pad_events(events: Mapping, size: int) -> dict:
+    """``events`` ``[B, ...]`` followed by ``size - B`` empty events (zeros: every mask false)."""
+    return {k: (np.pad(np.asarray(v), [(0, size - len(v))] + [(0, 0)] * (np.ndim(v) - 1)) if len(v) < size else v)
+            for k, v in events.items()}
 
 
 #: frame bytes built and scored per call when a Tagger's ``max_rows`` is not given
@@ -199,6 +249,8 @@ class Tagger:
         samples) get no frame or network work. Trailing empty slots are dropped first
         (:func:`e2ejax.inputs.trim_seed_slots`). The seeds go in equal parts of at most
         ``max_rows``, so the memory of one call is bounded whatever the batch holds.
+        The frames are built from :func:`builder_events`, so a file's batches share a
+        few compiled programs.
 
         Returns:
             ``(parts, rows, seeds, mask, in_acceptance)``: ``rows = np.flatnonzero(mask)``
@@ -207,13 +259,17 @@ class Tagger:
             order (on XLA followed by padding rows up to :func:`pad_rows`' size);
             ``seeds`` int32 ``[B, S, 2]``, ``mask`` and ``in_acceptance`` bool ``[B, S]``.
         """
-        events = trim_seed_slots(_check_events(events), self.group)
-        rows = np.flatnonzero(np.asarray(events.get(f"{self.group}_mask", np.zeros(0, bool))))
+        events = _check_events(events)
+        trimmed = trim_seed_slots(events, self.group)
+        kept = np.asarray(trimmed.get(f"{self.group}_mask", np.zeros((0, 0), bool)))
+        rows = np.flatnonzero(kept)
+        built, at = builder_events(events, trimmed, self.task)
         parts = []
-        for part in self.row_parts(rows):
-            frames, seeds, mask, in_acceptance = self._seed_frames(events, rows=pad_rows(part))
+        for part, part_at in zip(self.row_parts(rows), self.row_parts(at)):
+            frames, seeds, mask, in_acceptance = self._seed_frames(built, rows=pad_rows(part_at))
             parts.append((self.network_inputs(frames, part.size), part.size))
-        return parts, rows, np.asarray(seeds), np.asarray(mask), np.asarray(in_acceptance)
+        b, s = kept.shape  # the builder's events may hold more events and slots than these
+        return parts, rows, np.asarray(seeds)[:b, :s], np.asarray(mask)[:b, :s], np.asarray(in_acceptance)[:b, :s]
 
     def row_parts(self, rows: np.ndarray) -> list[np.ndarray]:
         """``rows`` in equal consecutive parts of at most ``max_rows`` (one empty part when there are none):
