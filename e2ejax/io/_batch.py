@@ -55,6 +55,8 @@ class EventBatch(Mapping):
         entry_stop: one past the last entry.
         overflow: group -> hits dropped in this batch (only groups that dropped any).
         tree_entries: entries of the whole tree read (None when not known).
+        conventions: how the file's stored images were made (:mod:`e2ejax.conventions`:
+            ``track_impact``, ``image_units``); empty for sparse hits (images built to order).
     """
 
     arrays: dict
@@ -65,6 +67,7 @@ class EventBatch(Mapping):
     entry_stop: int
     overflow: dict = field(default_factory=dict)
     tree_entries: int | None = None
+    conventions: dict = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> np.ndarray:
         return self.arrays[key]
@@ -89,7 +92,7 @@ class EventBatch(Mapping):
         for i in range(0, self.size, size):
             j = min(i + size, self.size)
             yield EventBatch({k: v[i:j] for k, v in self.arrays.items()}, self.layout, self.file, self.tree,
-                             self.entry_start + i, self.entry_start + j, self.overflow if i == 0 else {}, self.tree_entries)
+                             self.entry_start + i, self.entry_start + j, self.overflow if i == 0 else {}, self.tree_entries, self.conventions)
 
     @property
     def size(self) -> int:
