@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from e2ejax import conventions as conventions_
 from e2ejax import tasks
 from e2ejax.errors import InputError
 from e2ejax.inference.export import check_export_card, onnx_session
@@ -196,6 +197,10 @@ class Tagger:
         max_rows: seeds per frame-building and network call (a :func:`pad_rows` size);
             default: as many as fit :data:`CALL_BYTES` of frames (top 32, qg 64, tau 48,
             e/gamma 4096). Bounds the memory of one call whatever the batch holds.
+        conventions: the input conventions the model was trained with (:mod:`e2ejax.conventions`;
+            default :data:`~e2ejax.conventions.DEFAULTS`): images built from sparse hits follow
+            them, and a batch whose stored images declare others is refused.
+        accept_units: score stored images whose ``image_units`` differ from the model's.
 
     Examples:
         >>> from flax import nnx
@@ -205,7 +210,8 @@ class Tagger:
         'xla'
     """
 
-    def __init__(self, model, *, task: str, backend: str = "auto", onnx_path=None, threads: int = 1, max_rows=None):
+    def __init__(self, model, *, task: str, backend: str = "auto", onnx_path=None, threads: int = 1, max_rows=None,
+                 conventions=None, accept_units: bool = False):
         if task in tasks.TASKS and not tasks.get(task).is_tagger:
             raise InputError(f"expected a tagger (task {', '.join(tasks.taggers())}); found a {tasks.get(task).title} model (task {task}, "
                              f"objective {tasks.get(task).objective}): apply it with e2ejax.inputs.jet_constituents and "
@@ -214,12 +220,15 @@ class Tagger:
             raise InputError(f"unknown task {task!r}; expected one of {sorted(tasks.taggers())}")
         self.task = task
         self.model = model
+        self.conventions = {**conventions_.DEFAULTS, **dict(conventions or {})}
+        conventions_.check_track_impact(self.conventions["track_impact"])
+        self.accept_units = bool(accept_units)
         self.max_rows = _check_max_rows(max_rows) if max_rows is not None else rows_per_call(task)
         self.backend = resolve_backend(backend)
         self.graph = takes_points(model)
         predict, params = make_predict(model)
         self._params = params
-        self._seed_frames = jax.jit(functools.partial(seed_frames, task=task))
+        self._seed_frames = jax.jit(functools.partial(seed_frames, task=task, track_impact=self.conventions["track_impact"]))
         # a separate program: fused with the frame scatter, the point selection ran 2x slower on XLA CPU
         self._points = jax.jit(self._to_inputs)
         self._predict_fn = predict
@@ -259,6 +268,10 @@ class Tagger:
             order (on XLA followed by padding rows up to :func:`pad_rows`' size);
             ``seeds`` int32 ``[B, S, 2]``, ``mask`` and ``in_acceptance`` bool ``[B, S]``.
         """
+        declared = getattr(events, "conventions", None)
+        if declared:
+            conventions_.check(self.conventions, declared, channels=tasks.get(self.task).channels,
+                               where=getattr(events, "file", "the events"), accept_units=self.accept_units)
         events = _check_events(events)
         trimmed = trim_seed_slots(events, self.group)
         kept = np.asarray(trimmed.get(f"{self.group}_mask", np.zeros((0, 0), bool)))
@@ -334,11 +347,12 @@ class Tagger:
             raise InputError(f"expected one batch size N for all network inputs; found {sorted(batch)}")
 
     @classmethod
-    def from_pretrained(cls, name_or_path, *, backend: str = "auto", threads: int = 1) -> "Tagger":
+    def from_pretrained(cls, name_or_path, *, backend: str = "auto", threads: int = 1, accept_units: bool = False) -> "Tagger":
         """A tagger for a shipped model name (``egamma``, ``qg``, ``top``, ``tau``) or a checkpoint
         directory; a ``model.onnx`` exported beside the checkpoint is used when present, else
         (``onnxruntime`` backend) the export kept in the checkpoint's ``.e2ejax-onnx`` folder,
-        made on first use (:mod:`e2ejax.inference.onnx_cache`)."""
+        made on first use (:mod:`e2ejax.inference.onnx_cache`). The card's ``input_conventions``
+        become the tagger's :attr:`conventions`."""
         directory = resolve_checkpoint(name_or_path)
         try:
             model, card, _ = load_model(directory)
@@ -351,7 +365,8 @@ class Tagger:
             check_export_card(onnx_path, model, card)
         elif resolve_backend(backend) == "onnxruntime":
             onnx_path, keep = cached_onnx(model, directory, step=card["step"], objective=tasks.get(card["task"]).objective)
-        tagger = cls(model, task=card["task"], backend=backend, onnx_path=onnx_path if onnx_path.exists() else None, threads=threads)
+        tagger = cls(model, task=card["task"], backend=backend, onnx_path=onnx_path if onnx_path.exists() else None, threads=threads,
+                     conventions=conventions_.of_card(card), accept_units=accept_units)
         if keep is not None:
             tagger._tmp = keep  # the temporary export lives as long as the tagger
         return tagger
@@ -361,7 +376,7 @@ class Tagger:
         predict, params = self._predict_fn, self._params
 
         def scores(events):
-            frames, _, mask, _ = seed_frames(events, task=self.task)
+            frames, _, mask, _ = seed_frames(events, task=self.task, track_impact=self.conventions["track_impact"])
             return jnp.where(mask, predict(params, *self._to_inputs(frames)).reshape(mask.shape), 0.0)
 
         return scores

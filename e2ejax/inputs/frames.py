@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from e2ejax import geometry, tasks
+from e2ejax.conventions import check_track_impact
 from e2ejax.errors import InputError, need_fields
 from e2ejax.inputs.images import check_channels, ecal_hits, hcal_towers
 from e2ejax.ops import (
@@ -34,15 +35,16 @@ __all__ = ["DENSE_KEYS", "is_dense", "dense_jet_inputs", "event_frames", "jet_ax
 
 
 def event_frames(events: Mapping, seeds: jax.Array, *, channels: tuple[str, ...], size: int,
-                 towers: jax.Array | None = None):
+                 towers: jax.Array | None = None, track_impact: str = "pt_weighted"):
     """Frames of :func:`event_images` cut around ``seeds``, summed straight from the hits.
 
     Equal (up to float summation order) to
     ``extract_frames(event_images(events, channels=channels), seeds, height=size, width=size)``
     without building the ``[B, 280, 360, C]`` images: the hits of every summed channel
     go through one :func:`e2ejax.ops.hits_to_frames` scatter (tracks as pT, pT d0 and
-    pT dz sums, divided per pixel afterwards), and ``hcal`` is cut from the upsampled
-    towers (:func:`e2ejax.ops.upsampled_frames`).
+    pT dz sums, divided by the pT sum per pixel afterwards; with ``track_impact="mean"``
+    d0, dz and track-count sums), and ``hcal`` is cut from the upsampled towers
+    (:func:`e2ejax.ops.upsampled_frames`).
 
     Returns:
         ``(frames [B, S, size, size, len(channels)], in_acceptance bool [B, S])``.
@@ -53,8 +55,11 @@ def event_frames(events: Mapping, seeds: jax.Array, *, channels: tuple[str, ...]
         need_fields(events, ("trk_eta", "trk_phi", "trk_pt", "trk_d0", "trk_dz", "trk_mask"))
         pt = jnp.asarray(events["trk_pt"])
         row, col = geometry.eta_phi_to_cell(jnp.asarray(events["trk_eta"]), jnp.asarray(events["trk_phi"]), geometry.ECAL)
+        weight = pt if check_track_impact(track_impact) == "pt_weighted" else jnp.ones_like(pt)
         sums = {"track_pt": pt}
-        sums.update({f"track_{v}": pt * jnp.asarray(events[f"trk_{v}"]) for v in ("d0", "dz") if f"track_{v}" in channels})
+        sums.update({f"track_{v}": weight * jnp.asarray(events[f"trk_{v}"]) for v in ("d0", "dz") if f"track_{v}" in channels})
+        if track_impact == "mean" and {"track_d0", "track_dz"} & set(channels):
+            sums["track_count"] = weight
         groups.append((row, col, jnp.asarray(events["trk_mask"]), sums))
     if "ecal" in channels:
         row, col, energy, mask = ecal_hits(events)
@@ -77,9 +82,10 @@ def event_frames(events: Mapping, seeds: jax.Array, *, channels: tuple[str, ...]
             jnp.concatenate([g[2] for g in groups], 1), seeds, shape=geometry.ECAL.shape, height=size, width=size,
         )
         planes = {c: frames[..., i] for i, c in enumerate(columns)}
+        norm = planes.pop("track_count", planes.get("track_pt"))
         for v in ("track_d0", "track_dz"):
             if v in planes:
-                planes[v] = safe_divide(planes[v], planes["track_pt"])
+                planes[v] = safe_divide(planes[v], norm)
     if "hcal" in channels:
         towers = hcal_towers(events) if towers is None else towers
         planes["hcal"] = upsampled_frames(towers[..., None], seeds, height=size, width=size)[..., 0]
@@ -105,14 +111,15 @@ def egamma_centres(events: Mapping) -> jax.Array:
     return jnp.stack(geometry.eta_phi_to_cell(jnp.asarray(events["eg_eta"]), jnp.asarray(events["eg_phi"]), geometry.ECAL), -1)
 
 
-def jet_inputs(events: Mapping, *, task: str = "qg"):
-    """Jet frames for a jet task: seeds from the jet axes, 125 x 125 frames.
+def jet_inputs(events: Mapping, *, task: str = "qg", track_impact: str = "pt_weighted"):
+    """Jet frames for a jet task: seeds from the jet axes, 125 x 125 frames (``track_impact``
+    as :func:`event_frames`).
 
     Returns:
         ``(frames [B, S, 125, 125, C], seeds int32 [B, S, 2], jet_mask bool [B, S], in_acceptance bool [B, S])``.
     """
     channels, size, towers, seeds, mask = _jet_seeds(events, task)
-    frames, in_acceptance = event_frames(events, seeds, channels=channels, size=size, towers=towers)
+    frames, in_acceptance = event_frames(events, seeds, channels=channels, size=size, towers=towers, track_impact=track_impact)
     return frames, seeds, mask, in_acceptance
 
 
@@ -120,7 +127,7 @@ def jet_inputs(events: Mapping, *, task: str = "qg"):
 _FRAME_GROUPS = ("trk_", "eb_", "ee_", "bpix_")
 
 
-def jet_inputs_at(events: Mapping, rows: jax.Array, *, task: str = "qg"):
+def jet_inputs_at(events: Mapping, rows: jax.Array, *, task: str = "qg", track_impact: str = "pt_weighted"):
     """:func:`jet_inputs` for some seed slots only: the frames of the flattened slots ``rows``.
 
     ``rows`` int ``[R]`` index the ``B x S`` seed slots in row-major order (the real
@@ -137,7 +144,8 @@ def jet_inputs_at(events: Mapping, rows: jax.Array, *, task: str = "qg"):
     event = rows // mask.shape[1]
     picked = {k: jnp.take(jnp.asarray(v), event, axis=0) for k, v in events.items() if k.startswith(_FRAME_GROUPS)}
     at = jnp.take(seeds.reshape(-1, 2), rows, axis=0)[:, None]
-    frames, _ = event_frames(picked, at, channels=channels, size=size, towers=jnp.take(towers, event, axis=0))
+    frames, _ = event_frames(picked, at, channels=channels, size=size, towers=jnp.take(towers, event, axis=0),
+                             track_impact=track_impact)
     return frames[:, 0], seeds, mask, frames_in_acceptance(seeds, height=size, rows=geometry.ECAL.shape[0])
 
 
@@ -226,7 +234,7 @@ def egamma_frames(events: Mapping, seeds: jax.Array):
     return hits_to_frames(row, col, energy[..., None], hits, seeds, shape=geometry.ECAL.shape, height=32, width=32)
 
 
-def seed_frames(events: Mapping, *, task: str, rows=None):
+def seed_frames(events: Mapping, *, task: str, rows=None, track_impact: str = "pt_weighted"):
     """The frames of a task's seeds: the one input builder that training and inference share.
 
     Args:
@@ -234,6 +242,9 @@ def seed_frames(events: Mapping, *, task: str, rows=None):
         task: a tagger task of :mod:`e2ejax.tasks`.
         rows: int ``[R]`` flattened ``B x S`` seed slots whose frames to build (sparse jet
             events build those slots only); None: every slot.
+        track_impact: the d0 / dz per pixel built from sparse tracks, ``"pt_weighted"`` or
+            ``"mean"`` (:mod:`e2ejax.conventions`); a dense batch's stored images are taken as
+            they are (their convention is checked against the model's by the tagger).
 
     Returns:
         ``(frames [R or B*S, h, w, C], seeds int32 [B, S, 2], mask bool [B, S], in_acceptance bool [B, S])``.
@@ -241,8 +252,8 @@ def seed_frames(events: Mapping, *, task: str, rows=None):
     t = tasks.get(task)
     if t.seed_group == "jet" and not is_dense(events):
         if rows is not None:  # frames of the listed slots only
-            return jet_inputs_at(events, rows, task=task)
-        frames, seeds, mask, in_acceptance = jet_inputs(events, task=task)
+            return jet_inputs_at(events, rows, task=task, track_impact=track_impact)
+        frames, seeds, mask, in_acceptance = jet_inputs(events, task=task, track_impact=track_impact)
     elif is_dense(events):
         frames, seeds, mask, in_acceptance = dense_jet_inputs(events, task=task)
     else:

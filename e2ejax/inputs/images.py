@@ -11,7 +11,7 @@ group with a bool ``<group>_mask`` (what :mod:`e2ejax.io` yields):
 * ``jet_eta``, ``jet_phi`` float32 ``[B, S]``, ``jet_mask``; ``eg_eta``, ``eg_phi``, ``eg_mask``.
 
 Channels of :func:`event_images` (stitched 280 x 360 grid, channels-last):
-``track_pt``, ``track_d0``, ``track_dz`` (pT sum, pT-weighted d0 / dz per cell),
+``track_pt``, ``track_d0``, ``track_dz`` (pT sum, pT-weighted or plain mean d0 / dz per cell),
 ``ecal`` (EB + binned EE), ``hcal`` (HBHE upsampled x5, energy-conserving),
 ``bpix1``..``bpix3`` (hit counts per layer).
 """
@@ -59,11 +59,13 @@ def ecal_image(events: Mapping) -> jax.Array:
     return stitch_ecal(ee_minus, eb, ee_plus)
 
 
-def event_images(events: Mapping, *, channels: tuple[str, ...], towers: jax.Array | None = None) -> jax.Array:
+def event_images(events: Mapping, *, channels: tuple[str, ...], towers: jax.Array | None = None,
+                 track_impact: str = "pt_weighted") -> jax.Array:
     """Stitched detector images float32 ``[B, 280, 360, len(channels)]`` in the order asked.
 
     ``towers``: the HBHE tower image of the events when the caller already has it
-    (:func:`hcal_towers`), so it is not built twice.
+    (:func:`hcal_towers`), so it is not built twice. ``track_impact``: the d0 / dz per
+    cell, ``"pt_weighted"`` or ``"mean"`` (:func:`e2ejax.ops.track_image`).
 
     Raises:
         InputError: on an unknown channel or a missing event field.
@@ -72,7 +74,8 @@ def event_images(events: Mapping, *, channels: tuple[str, ...], towers: jax.Arra
     out = {}
     if any(c.startswith("track") for c in channels):
         need_fields(events, ("trk_eta", "trk_phi", "trk_pt", "trk_d0", "trk_dz", "trk_mask"))
-        trk = track_image(events["trk_eta"], events["trk_phi"], events["trk_pt"], events["trk_d0"], events["trk_dz"], events["trk_mask"])
+        trk = track_image(events["trk_eta"], events["trk_phi"], events["trk_pt"], events["trk_d0"], events["trk_dz"], events["trk_mask"],
+                          impact=track_impact)
         out.update(track_pt=trk[..., 0], track_d0=trk[..., 1], track_dz=trk[..., 2])
     if "ecal" in channels:
         out["ecal"] = ecal_image(events)

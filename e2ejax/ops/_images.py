@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from e2ejax import geometry
+from e2ejax.conventions import check_track_impact
 from e2ejax.ops._checks import (
     check_bool,
     check_float,
@@ -157,7 +158,7 @@ def hbhe_towers(ieta, iphi, energy, mask):
         >>> import jax.numpy as jnp
         >>> t = hbhe_towers(jnp.array([[21, 1]]), jnp.array([[1, 1]]), jnp.array([[4.0, 1.0]]),
         ...                 jnp.ones((1, 2), bool))
-        >>> t[0, 48, :2].tolist(), float(t[0, 28, 0])
+        >>> t[0, 48, 36:38].tolist(), float(t[0, 28, 36])
         ([2.0, 2.0], 1.0)
     """
     check_same_shape(("ieta", "iphi", "energy", "mask"), (ieta, iphi, energy, mask))
@@ -191,36 +192,42 @@ def safe_divide(num, den):
     return jnp.where(positive, num / jnp.where(positive, den, 1), 0)
 
 
-def track_image(eta, phi, pt, d0, dz, mask, *, shape=(280, 360)):
-    """Track channels on the stitched ECAL grid: pT sum, pT-weighted mean d0 and dz per cell.
+def track_image(eta, phi, pt, d0, dz, mask, *, shape=(280, 360), impact: str = "pt_weighted"):
+    """Track channels on the stitched ECAL grid: pT sum, mean d0 and dz per cell.
 
     Tracks are placed at their ``(eta, phi)`` on the ECAL surface. Channel 0 is
-    the scalar pT sum in the cell; channels 1 and 2 are ``sum(pT d0) / sum(pT)``
-    and ``sum(pT dz) / sum(pT)`` (0 in empty cells): a pT-weighted mean keeps
-    the impact parameter of the hardest track in a shared cell dominant while
-    staying differentiable in every input.
+    the scalar pT sum in the cell; channels 1 and 2 are the cell's d0 and dz:
+    with ``impact="pt_weighted"`` ``sum(pT d0) / sum(pT)`` and ``sum(pT dz) / sum(pT)``
+    (the hardest track of a shared cell dominates; differentiable in every input),
+    with ``impact="mean"`` the plain average over the cell's tracks (what the
+    MLAnalyzer producers store); 0 in empty cells.
 
     Args:
         eta, phi, pt, d0, dz: float ``[B, N]``.
         mask: bool ``[B, N]``.
         shape: static grid shape; only ``(280, 360)`` (stitched ECAL) is binned.
+        impact: ``"pt_weighted"`` or ``"mean"`` (:data:`e2ejax.conventions.TRACK_IMPACT`).
 
     Returns:
         float ``[B, 280, 360, 3]``.
 
     Examples:
         >>> import jax.numpy as jnp
-        >>> img = track_image(*(jnp.array([[0.01, 0.01]]),) * 2, jnp.array([[1.0, 3.0]]),
-        ...                   jnp.array([[0.4, 0.0]]), jnp.array([[0.0, 2.0]]), jnp.ones((1, 2), bool))
-        >>> [round(float(v), 3) for v in img.sum((0, 1, 2))]
+        >>> args = (*(jnp.array([[0.01, 0.01]]),) * 2, jnp.array([[1.0, 3.0]]),
+        ...         jnp.array([[0.4, 0.0]]), jnp.array([[0.0, 2.0]]), jnp.ones((1, 2), bool))
+        >>> [round(float(v), 3) for v in track_image(*args).sum((0, 1, 2))]
         [4.0, 0.1, 1.5]
+        >>> [round(float(v), 3) for v in track_image(*args, impact="mean").sum((0, 1, 2))]
+        [4.0, 0.2, 1.0]
     """
     if tuple(shape) != geometry.ECAL.shape:
         raise ValueError(f"expected shape={geometry.ECAL.shape} (stitched ECAL grid), got {tuple(shape)}")
+    check_track_impact(impact)
     check_same_shape(("eta", "phi", "pt", "d0", "dz", "mask"), (eta, phi, pt, d0, dz, mask))
     check_float("pt", pt)
     row, col = geometry.eta_phi_to_cell(jnp.asarray(eta), jnp.asarray(phi), geometry.ECAL)
-    values = jnp.stack([pt, pt * d0, pt * dz], axis=-1)
+    weight = pt if impact == "pt_weighted" else jnp.ones_like(pt)
+    values = jnp.stack([pt, weight * d0, weight * dz, weight], axis=-1)
     sums = hits_to_image(row, col, values, mask, shape=geometry.ECAL.shape)
-    pt_sum = sums[..., 0]
-    return jnp.stack([pt_sum, safe_divide(sums[..., 1], pt_sum), safe_divide(sums[..., 2], pt_sum)], axis=-1)
+    norm = sums[..., 3]
+    return jnp.stack([sums[..., 0], safe_divide(sums[..., 1], norm), safe_divide(sums[..., 2], norm)], axis=-1)

@@ -26,7 +26,7 @@ __all__ = ["EVENTS_PER_READ", "seed_examples", "fixed_batches"]
 EVENTS_PER_READ = 128
 
 
-def seed_examples(events: Mapping, *, task: str, n_points: int | None = None):
+def seed_examples(events: Mapping, *, task: str, n_points: int | None = None, track_impact: str = "pt_weighted"):
     """Inputs and labels of the labelled seeds of one batch of events.
 
     Args:
@@ -34,6 +34,7 @@ def seed_examples(events: Mapping, *, task: str, n_points: int | None = None):
             labels ``jet_label`` (or ``eg_label``) int ``[B, S]`` and, for jets, ``jet_mass``.
         task: ``qg``, ``top``, ``tau`` or ``egamma``.
         n_points: GNN point-cloud size; None gives frames.
+        track_impact: the d0 / dz per pixel built from sparse tracks (:func:`e2ejax.inputs.seed_frames`).
 
     Returns:
         ``(inputs, labels, mass)``: tuple of float32 arrays ``[K, ...]``, float32 ``[K]`` labels
@@ -44,7 +45,7 @@ def seed_examples(events: Mapping, *, task: str, n_points: int | None = None):
     if label_name not in events:
         raise InputError(f"expected a {label_name!r} field with truth labels for training; found {sorted(events)}")
     events = trim_seed_slots(events, t.seed_group)
-    frames = _frames_fn(task)(dict(events))
+    frames = _frames_fn(task, track_impact)(dict(events))
     labels = np.asarray(events[label_name])
     keep = np.asarray(events[t.mask_field]) & (labels >= 0)
     flat_keep = keep.reshape(-1)
@@ -61,8 +62,8 @@ def seed_examples(events: Mapping, *, task: str, n_points: int | None = None):
 
 
 @functools.cache
-def _frames_fn(task):
-    return jax.jit(lambda ev: seed_frames(ev, task=task)[0])
+def _frames_fn(task, track_impact):
+    return jax.jit(lambda ev: seed_frames(ev, task=task, track_impact=track_impact)[0])
 
 
 @functools.cache
