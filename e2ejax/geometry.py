@@ -4,7 +4,9 @@ Three grids are defined, all indexed ``(row, col)`` = (eta direction, phi direct
 
 * ``EB``: the ECAL barrel, 170 x 360 crystals. CMS crystal indices
   ``ieta`` in ``[-85, -1] U [1, 85]`` and ``iphi`` in ``[1, 360]`` map to
-  ``row = (ieta - 1 if ieta > 0 else ieta) + 85`` and ``col = iphi - 1``.
+  ``row = (ieta - 1 if ieta > 0 else ieta) + 85`` and
+  ``col = (iphi - 1 + 170) mod 360``: CMS's crystal iphi 1 covers phi in
+  ``[-10, -9)`` degrees, which is column 170 of the e2ejax grid.
   Crystals are 0.0174 wide in eta and 2 pi / 360 in phi.
 * ``ECAL``: the stitched ECAL image, 280 x 360, ``|eta| < 3``. Rows 0-54 are
   EE-, 55-224 are EB, 225-279 are EE+. Each endcap side has 55 pseudo-crystal
@@ -12,12 +14,19 @@ Three grids are defined, all indexed ``(row, col)`` = (eta direction, phi direct
   into five equal eta slices.
 * ``HBHE``: the HCAL barrel + endcap towers, 56 x 72. HCAL ``ieta`` in
   ``[-28, -1] U [1, 28]`` (ieta 29 merged into 28) and ``iphi`` in ``[1, 72]``
-  map to ``row = (ieta - 1 if ieta > 0 else ieta) + 28`` and ``col = iphi - 1``.
+  map to ``row = (ieta - 1 if ieta > 0 else ieta) + 28`` and
+  ``col = (iphi - 1 + 36) mod 72``: CMS's tower iphi 1 covers phi in ``[0, 5)``
+  degrees, column 36 of the e2ejax grid.
   One tower covers 5 x 5 cells of the ECAL grid: tower ``(r, c)`` spans ECAL
   rows ``5r .. 5r+4`` and columns ``5c .. 5c+4``.
 
 Phi convention (e2ejax): column ``c`` of a grid with ``n`` columns covers
-``phi`` in ``[-pi + c * 2 pi / n, -pi + (c + 1) * 2 pi / n)``; phi wraps.
+``phi`` in ``[-pi + c * 2 pi / n, -pi + (c + 1) * 2 pi / n)``; phi wraps. The CMS
+index labels keep CMSSW's own phi origins (:data:`EB_IPHI_OFFSET`,
+:data:`HBHE_IPHI_OFFSET`), so a crystal or tower index means the same place as in
+CMSSW, and ECAL and HCAL columns line up (tower column ``c`` spans crystal
+columns ``5c .. 5c+4``). The MLAnalyzer images start their columns at -10
+degrees instead (see docs/FORMAT.md).
 
 Every function here accepts NumPy arrays (and returns NumPy arrays) or JAX
 arrays, including tracers under ``jax.jit``/``jax.vmap`` (and returns JAX arrays).
@@ -38,6 +47,9 @@ __all__ = [
     "ECAL",
     "HBHE",
     "GRIDS",
+    "EB_IPHI_OFFSET",
+    "HBHE_IPHI_OFFSET",
+    "IPHI_ORIGIN",
     "EB_CRYSTAL_SIZE",
     "HBHE_ETA_EDGES",
     "ECAL_ETA_EDGES",
@@ -136,10 +148,23 @@ def _row_to_signed_index(row, half):
     return xp.where(valid, ieta, 0).astype(np.int32)
 
 
-def _iphi_to_col(iphi, n):
+#: e2ejax column of CMS EB crystal iphi 1 (phi -10 degrees) and of CMS HCAL tower iphi 1 (phi 0)
+EB_IPHI_OFFSET = 170
+HBHE_IPHI_OFFSET = 36
+#: the name of these index labels, recorded in every simulated file (``e2ejax_info`` key ``iphi_origin``)
+IPHI_ORIGIN = "cmssw"
+
+
+def _iphi_to_col(iphi, n, offset):
     xp = _xp(iphi)
     iphi = xp.asarray(iphi)
-    return xp.where((iphi >= 1) & (iphi <= n), iphi - 1, -1).astype(np.int32)
+    return xp.where((iphi >= 1) & (iphi <= n), (iphi - 1 + offset) % n, -1).astype(np.int32)
+
+
+def _col_to_iphi(col, n, offset):
+    xp = _xp(col)
+    col = xp.asarray(col)
+    return xp.where((col >= 0) & (col < n), (col - offset) % n + 1, 0).astype(np.int32)
 
 
 def eb_index_to_cell(ieta, iphi):
@@ -153,23 +178,20 @@ def eb_index_to_cell(ieta, iphi):
         ``(row, col)``: int32 ``[...]`` each; ``-1`` where the index is invalid.
 
     Examples:
-        >>> [int(v) for v in eb_index_to_cell(-85, 1)], [int(v) for v in eb_index_to_cell(1, 360)]
-        ([0, 0], [85, 359])
+        >>> [int(v) for v in eb_index_to_cell(-85, 1)], [int(v) for v in eb_index_to_cell(1, 190)]
+        ([0, 170], [85, 359])
     """
-    return _signed_index_to_row(ieta, 85), _iphi_to_col(iphi, 360)
+    return _signed_index_to_row(ieta, 85), _iphi_to_col(iphi, 360, EB_IPHI_OFFSET)
 
 
 def eb_cell_to_index(row, col):
     """Inverse of :func:`eb_index_to_cell`: int32 ``(ieta, iphi)``, 0 where invalid.
 
     Examples:
-        >>> [int(v) for v in eb_cell_to_index(84, 0)]
-        [-1, 1]
+        >>> [int(v) for v in eb_cell_to_index(84, 170)], [int(v) for v in eb_cell_to_index(85, 0)]
+        ([-1, 1], [1, 191])
     """
-    xp = _xp(col)
-    col = xp.asarray(col)
-    iphi = xp.where((col >= 0) & (col < 360), col + 1, 0).astype(np.int32)
-    return _row_to_signed_index(row, 85), iphi
+    return _row_to_signed_index(row, 85), _col_to_iphi(col, 360, EB_IPHI_OFFSET)
 
 
 def hbhe_index_to_cell(ieta, iphi):
@@ -183,28 +205,25 @@ def hbhe_index_to_cell(ieta, iphi):
         ``(row, col)``: int32 ``[...]`` each; ``-1`` where the index is invalid.
 
     Examples:
-        >>> [int(v) for v in hbhe_index_to_cell(29, 72)]
-        [55, 71]
+        >>> [int(v) for v in hbhe_index_to_cell(29, 36)], [int(v) for v in hbhe_index_to_cell(-1, 1)]
+        ([55, 71], [27, 36])
     """
     xp = _xp(ieta)
     ieta = xp.asarray(ieta)
     merged = xp.clip(ieta, -28, 28)
     row = _signed_index_to_row(merged, 28)
     row = xp.where(xp.abs(ieta) <= 29, row, -1).astype(np.int32)
-    return row, _iphi_to_col(iphi, 72)
+    return row, _iphi_to_col(iphi, 72, HBHE_IPHI_OFFSET)
 
 
 def hbhe_cell_to_index(row, col):
     """Inverse of :func:`hbhe_index_to_cell` (never returns ieta 29): int32 ``(ieta, iphi)``.
 
     Examples:
-        >>> [int(v) for v in hbhe_cell_to_index(28, 0)]
-        [1, 1]
+        >>> [int(v) for v in hbhe_cell_to_index(28, 36)], [int(v) for v in hbhe_cell_to_index(28, 0)]
+        ([1, 1], [1, 37])
     """
-    xp = _xp(col)
-    col = xp.asarray(col)
-    iphi = xp.where((col >= 0) & (col < 72), col + 1, 0).astype(np.int32)
-    return _row_to_signed_index(row, 28), iphi
+    return _row_to_signed_index(row, 28), _col_to_iphi(col, 72, HBHE_IPHI_OFFSET)
 
 
 def eta_to_row(eta, grid: Grid | str = "ECAL"):
@@ -298,7 +317,8 @@ def hbhe_wide_tower_split(ieta, iphi, energy):
 
     In CMS the HBHE towers with ``|ieta| > 20`` cover two iphi values and are
     labelled by the odd one. Each such tower's energy is shared 50/50 between
-    columns ``iphi - 1`` and ``iphi`` (0-based); narrow towers are unchanged.
+    its column and the next (the columns of ``iphi`` and ``iphi + 1``); narrow
+    towers are unchanged.
 
     Args:
         ieta: int ``[N]`` HCAL ieta.
@@ -313,7 +333,7 @@ def hbhe_wide_tower_split(ieta, iphi, energy):
     Examples:
         >>> r, c, e = hbhe_wide_tower_split(np.array([21]), np.array([1]), np.array([4.0]))
         >>> c.tolist(), e.tolist()
-        ([0, 1], [2.0, 2.0])
+        ([36, 37], [2.0, 2.0])
     """
     xp = _xp(ieta, iphi, energy)
     energy = xp.asarray(energy)

@@ -27,7 +27,8 @@ def test_edge_arrays():
 
 @pytest.mark.parametrize(
     "ieta,iphi,row,col",
-    [(-85, 1, 0, 0), (-1, 360, 84, 359), (1, 1, 85, 0), (85, 360, 169, 359), (0, 1, -1, 0), (86, 361, -1, -1)],
+    [(-85, 1, 0, 170), (-1, 360, 84, 169), (1, 1, 85, 170), (85, 360, 169, 169), (1, 190, 85, 359), (1, 191, 85, 0),
+     (0, 1, -1, 170), (86, 361, -1, -1)],
 )
 def test_eb_index_boundaries(ieta, iphi, row, col):
     r, c = g.eb_index_to_cell(np.array(ieta), np.array(iphi))
@@ -38,12 +39,30 @@ def test_eb_index_boundaries(ieta, iphi, row, col):
 
 @pytest.mark.parametrize(
     "ieta,iphi,row,col",
-    [(-29, 1, 0, 0), (-28, 1, 0, 0), (-1, 72, 27, 71), (1, 1, 28, 0), (28, 72, 55, 71), (29, 5, 55, 4), (30, 1, -1, 0), (0, 0, -1, -1)],
+    [(-29, 1, 0, 36), (-28, 1, 0, 36), (-1, 72, 27, 35), (1, 1, 28, 36), (28, 72, 55, 35), (29, 5, 55, 40), (1, 37, 28, 0),
+     (30, 1, -1, 36), (0, 0, -1, -1)],
 )
 def test_hbhe_index_boundaries(ieta, iphi, row, col):
     assert [int(v) for v in g.hbhe_index_to_cell(ieta, iphi)] == [row, col]
     if row >= 0 and col >= 0 and abs(ieta) != 29:
         assert [int(v) for v in g.hbhe_cell_to_index(row, col)] == [ieta, iphi]
+
+
+def test_index_phi_origins_are_cmssw():
+    """CMS EB crystal iphi i covers phi [(i - 11), (i - 10)) degrees; HCAL tower iphi i covers [5 (i - 1), 5 i) degrees."""
+    iphi = np.arange(1, 361)
+    _, col = g.eb_index_to_cell(np.full(360, 1), iphi)
+    _, phi = g.cell_centre(np.full(360, 140), col, "ECAL")
+    np.testing.assert_allclose(np.rad2deg(np.asarray(phi)), np.where(iphi - 10.5 >= 180, iphi - 10.5 - 360, iphi - 10.5), atol=1e-4)
+    iphi = np.arange(1, 73)
+    _, col = g.hbhe_index_to_cell(np.full(72, 1), iphi)
+    _, phi = g.cell_centre(np.full(72, 28), col, "HBHE")
+    centre = 5 * iphi - 2.5
+    np.testing.assert_allclose(np.rad2deg(np.asarray(phi)), np.where(centre >= 180, centre - 360, centre), atol=1e-4)
+    # tower iphi 1 spans the crystals iphi 11..15 ([0, 5) degrees): ECAL and HCAL columns line up
+    _, tower = g.hbhe_index_to_cell(1, 1)
+    _, crystals = g.eb_index_to_cell(np.ones(5, int), np.arange(11, 16))
+    np.testing.assert_array_equal(np.asarray(crystals), 5 * int(tower) + np.arange(5))
 
 
 def test_index_round_trip_all_cells():
@@ -102,8 +121,8 @@ def test_wide_tower_split_conserves_energy():
     e = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     rows, cols, vals = g.hbhe_wide_tower_split(ieta, iphi, e)
     assert vals.sum() == pytest.approx(e.sum())
-    np.testing.assert_array_equal(cols[:5], [2, 70, 0, 34, 71])
-    np.testing.assert_array_equal(cols[5:], [2, 71, 1, 35, 71])
+    np.testing.assert_array_equal(cols[:5], [38, 34, 36, 70, 35])
+    np.testing.assert_array_equal(cols[5:], [38, 35, 37, 71, 35])
     np.testing.assert_allclose(vals, [1.0, 1.0, 1.5, 2.0, 5.0, 0.0, 1.0, 1.5, 2.0, 0.0])
     assert rows[3] == 55  # ieta 29 merged into 28
 

@@ -9,7 +9,7 @@
 * :mod:`~e2ejax.inputs.baselines`: the one-variable observables each tagger must beat.
 """
 
-from e2ejax.inputs.baselines import baseline_scores, jet_observables, phi_width, slot_baselines
+from e2ejax.inputs.baselines import baseline_scores, has_baseline_fields, jet_observables, phi_width, slot_baselines
 from e2ejax.inputs.calibration import (
     CONSTITUENT_FEATURES,
     CONSTITUENT_TYPES,
@@ -43,5 +43,5 @@ __all__ = [
     "ecal_image", "egamma_centres", "egamma_frames", "egamma_inputs", "egamma_seed_cells", "event_frames",
     "event_images", "gnn_points", "hcal_towers", "is_dense", "jet_axes", "jet_constituents", "jet_inputs",
     "jet_inputs_at", "jet_observables", "phi_width",
-    "slot_baselines", "seed_frames", "sparse_to_dense", "trim_seed_slots",
+    "has_baseline_fields", "slot_baselines", "seed_frames", "sparse_to_dense", "trim_seed_slots",
 ]

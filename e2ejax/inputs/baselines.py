@@ -29,7 +29,7 @@ from e2ejax import tasks
 from e2ejax.errors import InputError, need_fields
 from e2ejax.inputs.frames import seed_frames
 
-__all__ = ["jet_observables", "phi_width", "baseline_scores", "slot_baselines"]
+__all__ = ["jet_observables", "phi_width", "baseline_scores", "has_baseline_fields", "slot_baselines"]
 
 #: the event fields of :func:`jet_observables`
 _JET_FIELDS = ("pf_pt", "pf_eta", "pf_phi", "pf_type", "pf_jet", "pf_mask", "jet_pt", "jet_eta", "jet_phi", "jet_mass", "jet_mask")
@@ -102,14 +102,20 @@ _BASELINE_FIELDS = {"jet": _JET_FIELDS, "eg": ("eb_energy",)}
 _egamma_frames = jax.jit(seed_frames, static_argnames=("task",))
 
 
+def has_baseline_fields(events: Mapping, task: str) -> bool:
+    """True when ``events`` hold what the baselines of ``task`` are computed from (jets: their
+    particle-flow constituents, which files of stored images lack; e/gamma: the ECAL hits)."""
+    t = tasks.get(task)
+    return bool(t.baselines) and all(name in events for name in _BASELINE_FIELDS[t.seed_group])
+
+
 def slot_baselines(events: Mapping, task: str) -> dict[str, np.ndarray] | None:
     """The oriented baselines of ``task`` per seed slot, float64 ``[B, S]`` (e/gamma: from the
     frames of :func:`e2ejax.inputs.seed_frames`); None when ``events`` lack the fields they need
     (e.g. jets read without their particle-flow constituents)."""
-    t = tasks.get(task)
-    if not t.baselines or any(name not in events for name in _BASELINE_FIELDS[t.seed_group]):
+    if not has_baseline_fields(events, task):
         return None
-    if t.seed_group == "eg":
+    if tasks.get(task).seed_group == "eg":
         frames, _, mask, _ = _egamma_frames(dict(events), task=task)
         return {name: v.reshape(mask.shape) for name, v in baseline_scores(task, frames=np.asarray(frames)).items()}
     return baseline_scores(task, events=events)

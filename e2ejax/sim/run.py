@@ -16,7 +16,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from e2ejax import __version__
+from e2ejax import __version__, geometry
 from e2ejax.errors import InputError
 from e2ejax.io import COMPRESSION, MANTISSA_BITS, EventWriter, atomic_path, open_output
 from e2ejax.sim import generate
@@ -147,6 +147,7 @@ def simulate(sample: str, *, events: int, seed: int, output: str, executor=None,
         "pileup": float(pileup),
         "chunk_events": CHUNK_EVENTS,
         "float_mantissa_bits": MANTISSA_BITS,
+        "iphi_origin": geometry.IPHI_ORIGIN,
         "e2ejax_version": __version__,
         "command": command,
         "processes": {p: list(generate.COMMON_SETTINGS + generate.PROCESSES[p])

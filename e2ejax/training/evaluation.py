@@ -14,7 +14,7 @@ import numpy as np
 
 from e2ejax import tasks
 from e2ejax.errors import InputError
-from e2ejax.inputs import baseline_scores, calibrated_pt, calibration_examples, trim_seed_slots
+from e2ejax.inputs import baseline_scores, calibrated_pt, calibration_examples, has_baseline_fields, trim_seed_slots
 from e2ejax.io import iterate_events
 from e2ejax.metrics import auc_difference_error, auc_standard_error, response_and_resolution, roc_auc
 from e2ejax.training.batches import EVENTS_PER_READ, fixed_batches, seed_examples
@@ -42,9 +42,12 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
         that of its better orientation, ``max(AUC, 1 - AUC)``. The errors are Hanley-McNeil
         standard errors (:func:`e2ejax.metrics.auc_standard_error`), ``margin_error`` is
         :func:`e2ejax.metrics.auc_difference_error` and ``margin_sigma = margin / margin_error``.
+        Files without what the baselines are computed from (jets of stored images carry no
+        particle-flow constituents) give ``baselines`` ``{}`` and ``best_baseline``, ``margin``,
+        ``margin_error``, ``margin_sigma`` None, with the reason in ``no_baselines``.
     """
     group = tasks.get(task).seed_group
-    chunks, baselines, n_events = [], {}, 0
+    chunks, baselines, n_events, without = [], {}, 0, []
     for events in iterate_events(list(files), max_events=max_events, step_size=EVENTS_PER_READ):
         n_events += len(np.asarray(events[f"{group}_mask"]))
         inputs, labels, mass = seed_examples(events, task=task, n_points=n_points)
@@ -52,6 +55,9 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
         keep = (np.asarray(trimmed[f"{group}_mask"]) & (np.asarray(trimmed[f"{group}_label"]) >= 0))
         if group == "eg":  # the e/gamma observable is measured on the frame the network sees
             scores = baseline_scores(task, frames=inputs[0])
+        elif not has_baseline_fields(events, task):
+            without.append(getattr(events, "file", "events"))
+            scores = {}
         else:
             scores = {k: v[keep] for k, v in baseline_scores(task, events=trimmed).items()}
         for name, s in scores.items():
@@ -61,15 +67,19 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
     if len(np.unique(labels)) < 2:
         raise InputError(f"held-out evaluation needs labelled signal and background {task} seeds in {list(files)}; found {len(labels)} seeds with labels {sorted(set(labels.tolist()))}")
     scores = _predict_all(predict, params, chunks, batch_size=batch_size)
+    n_signal = int(labels.sum())
+    n_background = int(len(labels)) - n_signal
+    auc = roc_auc(labels, scores)
+    out = {"files": [str(f) for f in files], "events": n_events, "seeds": int(len(labels)), "signal": n_signal,
+           "auc": auc, "auc_error": auc_standard_error(auc, n_signal, n_background)}
+    if without:  # one baseline over some of the seeds only would not compare with the network's AUC
+        return {**out, "baselines": {}, "baseline_errors": {}, "best_baseline": None, "margin": None, "margin_error": None,
+                "margin_sigma": None, "no_baselines": f"no particle-flow constituents in {sorted(set(map(str, without)))}"}
     # a baseline is credited with its better orientation, so it is never handicapped by the sign convention
     aucs = {name: max(a, 1.0 - a) for name, a in ((n, roc_auc(labels, np.concatenate(v))) for n, v in baselines.items())}
     best = max(aucs, key=aucs.get)
-    auc = roc_auc(labels, scores)
-    n_signal = int(labels.sum())
-    n_background = int(len(labels)) - n_signal
     margin_error = auc_difference_error(auc, aucs[best], n_signal, n_background)
-    return {"files": [str(f) for f in files], "events": n_events, "seeds": int(len(labels)), "signal": n_signal,
-            "auc": auc, "auc_error": auc_standard_error(auc, n_signal, n_background), "baselines": aucs,
+    return {**out, "baselines": aucs,
             "baseline_errors": {name: auc_standard_error(a, n_signal, n_background) for name, a in aucs.items()},
             "best_baseline": best, "margin": auc - aucs[best], "margin_error": margin_error,
             "margin_sigma": (auc - aucs[best]) / margin_error}

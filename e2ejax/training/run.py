@@ -76,6 +76,9 @@ def held_out_summary(task: str, evaluation: dict) -> str:
         return (f"held-out ({evaluation['jets']} jets): response {u['response']:.3f} -> {c['response']:.3f}, "
                 f"resolution {u['resolution']:.4f} -> {c['resolution']:.4f}")
     b = evaluation["best_baseline"]
+    if b is None:
+        return (f"held-out ({evaluation['seeds']} seeds): AUC {evaluation['auc']:.4f} ± {evaluation['auc_error']:.4f} "
+                f"(no one-variable baseline: {evaluation['no_baselines']})")
     return (f"held-out ({evaluation['seeds']} seeds): AUC {evaluation['auc']:.4f} ± {evaluation['auc_error']:.4f} "
             f"vs baseline {b} {evaluation['baselines'][b]:.4f} ± {evaluation['baseline_errors'][b]:.4f} "
             f"(margin {evaluation['margin']:+.4f}, {evaluation['margin_sigma']:+.1f} standard errors)")

@@ -129,19 +129,21 @@ def test_dense_images_are_the_ops_images(sparse_file):
     images = sparse_to_dense(b)
     assert set(images) == {"ecal", "hbhe"}
     # every hit in its pixel, by the index arithmetic of docs/FORMAT.md: EB rows below the 55 EE- rows,
-    # HCAL ieta 29 merged into 28, towers with |ieta| > 20 shared 50/50 with the next iphi
+    # HCAL ieta 29 merged into 28, towers with |ieta| > 20 shared 50/50 with the next iphi; CMSSW's phi
+    # origins: crystal iphi 1 at -10 degrees (column 170), tower iphi 1 at 0 degrees (column 36)
     eb = np.zeros((13, 170, 360))
     hbhe = np.zeros((13, 56, 72))
     for i in range(13):
         for ieta, iphi, e in zip(*(ak.to_numpy(events["eb"][f][i]) for f in ("ieta", "iphi", "energy"))):
-            eb[i, ieta + 85 - (ieta > 0), iphi - 1] += e
+            eb[i, ieta + 85 - (ieta > 0), (iphi - 1 + 170) % 360] += e
         for ieta, iphi, e in zip(*(ak.to_numpy(events["hbhe"][f][i]) for f in ("ieta", "iphi", "energy"))):
             row = int(np.clip(ieta, -28, 28)) + 28 - (ieta > 0)
+            col = (iphi - 1 + 36) % 72
             if abs(ieta) > 20:
-                hbhe[i, row, iphi - 1] += e / 2
-                hbhe[i, row, iphi % 72] += e / 2
+                hbhe[i, row, col] += e / 2
+                hbhe[i, row, (col + 1) % 72] += e / 2
             else:
-                hbhe[i, row, iphi - 1] += e
+                hbhe[i, row, col] += e
     assert (eb > 0).sum() > 100 and (hbhe[:, [0, 55]] > 0).any()  # ieta 29 towers present
     np.testing.assert_allclose(images["ecal"][:, 55:225], eb, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(images["hbhe"], hbhe, rtol=1e-5, atol=1e-5)

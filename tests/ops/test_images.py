@@ -97,7 +97,7 @@ def test_hbhe_towers_matches_loop(rng):
                 continue
             a = min(abs(ieta[b, n]), 28)
             row = (a - 1 if ieta[b, n] > 0 else -a) + 28
-            col = iphi[b, n] - 1
+            col = (iphi[b, n] - 1 + 36) % 72  # CMS tower iphi 1 covers phi [0, 5) degrees: column 36
             if a > 20:
                 expected[b, row, col] += e[b, n] / 2
                 expected[b, row, (col + 1) % 72] += e[b, n] / 2
