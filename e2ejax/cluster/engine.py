@@ -175,7 +175,8 @@ def _file_summary(results: list[dict], entries: int) -> dict:
 def tag(client, files, model, outdir, *, chunk_events: int = DEFAULT_CHUNK_EVENTS, batch_size: int = 64,
         backend: str = "auto", threads: int = 1, entry_start: int = 0, entry_stop: int | None = None,
         max_events: int | None = None, force: bool = False, overwrite: bool = False, suffix: str = ".root",
-        prefetch: int | None = None, progress: bool = True, log=None) -> dict:
+        prefetch: int | None = None, progress: bool = True, log=None, track_projection: str | None = None,
+        accept_units: bool = False) -> dict:
     """Tag every input with one or more models into ``outdir``: one friend file per input and a manifest.
 
     Args:
@@ -190,6 +191,9 @@ def tag(client, files, model, outdir, *, chunk_events: int = DEFAULT_CHUNK_EVENT
         force: redo files the manifest records as done.
         overwrite: replace existing outputs that are not e2ejax prediction files.
         suffix: ``.root`` or ``.parquet`` outputs.
+        track_projection: the track images read from MLAnalyzer ntuples (:func:`e2ejax.io.iterate_events`);
+            recorded per file in the manifest (a file done with another is redone).
+        accept_units: score stored images whose ``image_units`` differ from the models'.
         prefetch: batches prepared ahead in a second thread per chunk (default: 1 in this
             process, 0 on a cluster, where every worker has one core).
         progress: one progress bar (events, files, rate, ETA) on stderr.
@@ -222,11 +226,12 @@ def tag(client, files, model, outdir, *, chunk_events: int = DEFAULT_CHUNK_EVENT
     # workers get the checkpoint directory itself (absolute), whatever their working directory
     pairs = tuple((name, str(resolve_checkpoint(r["spec"]))) for name, r in models.items())
     options = {"batch_size": batch_size, "backend": backend, "chunk_events": chunk_events}
+    reading = {} if track_projection is None else {"track_projection": track_projection}
     runner = _InProcess() if client is None else _OnDask(client)
     prefetch = (1 if client is None else 0) if prefetch is None else prefetch
     t0 = time.perf_counter()
     with exclusive_lock(directory / MANIFEST_NAME, what="run writing into"):
-        manifest = Manifest(directory, models=models, options=options)
+        manifest = Manifest(directory, models=models, options=options, reading=reading)
         todo = [s for s in inputs if force or not manifest.complete(s, outputs[s], entry_range)]
         skipped = [s for s in inputs if s not in todo]
         for spec in todo:
@@ -237,7 +242,7 @@ def tag(client, files, model, outdir, *, chunk_events: int = DEFAULT_CHUNK_EVENT
         task_list = sorted({r["task"] for r in models.values()})
         order = {spec: i for i, spec in enumerate(todo)}
         for spec in todo:
-            runner.submit(("entries", spec, None), file_entries, spec, task_list, priority=-order[spec])
+            runner.submit(("entries", spec, None), file_entries, spec, task_list, track_projection, priority=-order[spec])
         pending: dict[str, dict] = {}
         entries_of: dict[str, int] = {}
         tagged, failed, events = [], {}, 0
@@ -271,7 +276,8 @@ def tag(client, files, model, outdir, *, chunk_events: int = DEFAULT_CHUNK_EVENT
                     bar.refresh()
                     for i in items:
                         runner.submit(("chunk", spec, i), tag_chunk, i, pairs, batch_size=batch_size, backend=backend,
-                                      threads=threads, prefetch=prefetch, priority=-order[spec])
+                                      threads=threads, prefetch=prefetch, track_projection=track_projection,
+                                      accept_units=accept_units, priority=-order[spec])
                 else:
                     pending[spec][item] = value
                     bar.update(value["events"])

@@ -47,11 +47,13 @@ class Manifest:
         outdir: the output directory.
         models: score name -> ``{"spec", "task", "card_sha256"}`` of this run's models.
         options: the options that shape the outputs (batch size, backend, ...), recorded.
+        reading: how the inputs are read where that changes the scores (``track_projection`` of
+            MLAnalyzer ntuples), recorded per file: a file done with other reading is redone.
     """
 
-    def __init__(self, outdir, *, models: dict, options: dict):
+    def __init__(self, outdir, *, models: dict, options: dict, reading: dict | None = None):
         self.path = os.path.join(os.fspath(outdir), MANIFEST_NAME)
-        self.models, self.options = models, options
+        self.models, self.options, self.reading = models, options, dict(reading or {})
         self.files: dict[str, dict] = {}
         self._last_write, self._last_cost, self._dirty = 0.0, 0.0, False
         if os.path.exists(self.path):
@@ -72,6 +74,8 @@ class Manifest:
             return False
         if entry.get("models") != self.models or tuple(entry.get("entry_range", ())) != tuple(entry_range):
             return False
+        if entry.get("reading", {}) != self.reading:
+            return False
         return os.path.isfile(output) and sha256_file(output) == entry.get("sha256")
 
     def done(self, spec: str, output: str, entry_range, summary: dict) -> dict:
@@ -86,7 +90,7 @@ class Manifest:
                                    "error": error})
 
     def _record(self, spec: str, entry: dict) -> dict:
-        entry.update(models=self.models, e2ejax_version=__version__, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        entry.update(models=self.models, reading=self.reading, e2ejax_version=__version__, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         self.files[spec] = entry
         self._dirty = True
         if time.monotonic() - self._last_write >= _REWRITE_SHARE * self._last_cost:

@@ -30,20 +30,21 @@ _TAGGERS: dict = {}
 _LOCK = threading.Lock()
 
 
-def taggers_for(models, *, backend: str = "auto", threads: int = 1) -> dict[str, Tagger]:
+def taggers_for(models, *, backend: str = "auto", threads: int = 1, accept_units: bool = False) -> dict[str, Tagger]:
     """Score name -> :class:`~e2ejax.inference.Tagger` for ``models`` (``((name, spec), ...)``), loaded once
     per process and kept for the next calls with the same arguments (the last set only)."""
-    key = (tuple(map(tuple, models)), backend, int(threads))
+    key = (tuple(map(tuple, models)), backend, int(threads), bool(accept_units))
     with _LOCK:
         if key not in _TAGGERS:
             _TAGGERS.clear()
-            _TAGGERS[key] = {name: Tagger.from_pretrained(spec, backend=backend, threads=threads) for name, spec in key[0]}
+            _TAGGERS[key] = {name: Tagger.from_pretrained(spec, backend=backend, threads=threads, accept_units=accept_units)
+                             for name, spec in key[0]}
         return _TAGGERS[key]
 
 
-def file_entries(file: str, tasks_used) -> int:
+def file_entries(file: str, tasks_used, track_projection: str | None = None) -> int:
     """The entries of ``file`` after checking it holds every group the tasks read (InputError otherwise)."""
-    return count_entries(file, require=tasks.hit_groups(tasks_used), optional=("ee",))
+    return count_entries(file, require=tasks.hit_groups(tasks_used), optional=("ee",), track_projection=track_projection)
 
 
 def peak_rss_bytes() -> int:
@@ -54,8 +55,11 @@ def peak_rss_bytes() -> int:
 
 
 def tag_chunk(item: WorkItem, models, *, batch_size: int = 64, backend: str = "auto", threads: int = 1,
-              prefetch: int = 1) -> dict:
+              prefetch: int = 1, track_projection: str | None = None, accept_units: bool = False) -> dict:
     """Tag the entries of one :class:`~e2ejax.cluster.WorkItem` with ``models`` (``((name, spec), ...)``).
+
+    ``track_projection`` and ``accept_units`` as for :func:`e2ejax.inference.tag_files` and
+    :class:`~e2ejax.inference.Tagger`.
 
     Returns:
         ``item``; ``records``: per batch ``(entry_start, event, mask, scores)`` in entry order
@@ -68,12 +72,13 @@ def tag_chunk(item: WorkItem, models, *, batch_size: int = 64, backend: str = "a
         InputError: an unreadable chunk (its file and entries are named).
     """
     t0 = time.perf_counter()
-    taggers = taggers_for(models, backend=backend, threads=threads)
+    taggers = taggers_for(models, backend=backend, threads=threads, accept_units=accept_units)
     group = tasks.get(next(iter(taggers.values())).task).seed_group
     tally = TruthTally(taggers, group, baselines=True)
     records, seeds, in_acceptance = [], 0, 0
     for batch, results in score_batches(taggers, item.file, batch_size=batch_size, entry_start=item.entry_start,
-                                        entry_stop=item.entry_stop, prefetch=prefetch, groups=BASELINE_GROUPS[group]):
+                                        entry_stop=item.entry_stop, prefetch=prefetch, groups=BASELINE_GROUPS[group],
+                                        track_projection=track_projection):
         first = next(iter(results.values()))
         records.append((batch.entry_start, np.asarray(batch["event"]), first.mask, {n: r.scores for n, r in results.items()}))
         seeds += int(first.mask.sum())

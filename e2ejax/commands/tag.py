@@ -5,6 +5,7 @@ models. One friend file is written per input file, aligned entry by entry (with
 ``--entries`` or ``--max-events``: output entry ``i`` is input entry ``START + i``),
 under a temporary name renamed when complete, while no other run may write it. Each
 model's scores go to the branch ``<group>_<name>``, its name from :func:`e2ejax.model_names.score_names`.
+ML4SCI frame files (``.h5``, ``.hdf5``, ``.parquet``) get one entry per row, one seed each (docs/ML4SCI.md).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="*", help="E2E ROOT files (default: the shipped sample of the model's task)")
+    parser.add_argument("files", nargs="*", help="E2E ROOT files, or ML4SCI frame files (.h5, .hdf5, .parquet; docs/ML4SCI.md) "
+                        "(default: the shipped sample of the model's task)")
     parser.add_argument("-o", "--output", help="output file (.root or .parquet) of one input, or a directory (an existing "
                         "one, or a name without extension): one <input>_scores.root per input there and a manifest, "
                         "resumable (default <input>_scores.root in the working directory)")
@@ -39,7 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_event_range(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing output that is not an e2ejax prediction file (earlier predictions are always replaced)")
+    parser.add_argument("--accept-units", action="store_true",
+                        help="tag stored images whose image_units differ from the model's (e.g. ML4SCI frames with a model "
+                        "trained on GeV images) when you know they agree; other conventions are still checked")
+    parser.add_argument("--format", metavar="NAME", default=None,
+                        help="the format of ML4SCI frame files: qg_hdf5, qg_parquet, top_parquet or egamma_hdf5 "
+                        "(default: detected from the datasets or columns the file holds)")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
+    parser.add_argument("--track-projection", metavar="SUFFIX", default=None,
+                        help="track images read from MLAnalyzer ntuples, by branch suffix: '', _atECAL, _atHCAL, "
+                        "_atECALfixIP or _atECALfixIPfromPV (default _atECALfixIP: tracks at the ECAL surface, "
+                        "d0/dz from the primary vertex, as e2ejax's; docs/FORMAT.md)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="tag on a local Dask cluster of N worker processes (one core each; needs -o DIR and the dask extra)")
     add_scheduler(parser)
@@ -128,7 +140,8 @@ def _run_directory(args, start: int, stop: int | None) -> int:
         manifest = tag(c, files, args.model, args.output, chunk_events=args.chunk_events, batch_size=args.batch_size,
                        backend=args.backend, threads=args.threads, entry_start=start, entry_stop=stop,
                        max_events=args.max_events, force=args.force, overwrite=args.overwrite,
-                       suffix=".root", progress=not args.quiet,
+                       suffix=".root", progress=not args.quiet, track_projection=args.track_projection,
+                       accept_units=args.accept_units,
                        log=lambda line: print(f"e2ejax tag: {line}", file=sys.stderr))
     run = manifest["run"]
     inputs = len(run["tagged"]) + len(run["skipped"]) + len(run["failed"])
@@ -144,9 +157,55 @@ def _run_directory(args, start: int, stop: int | None) -> int:
     return 1 if run["failed"] else 0
 
 
+def _run_frame_files(args, start: int, stop: int | None) -> int:
+    """ML4SCI frame files: every row scored by the models' networks (:func:`e2ejax.inference.tag_frame_files`)."""
+    import sys
+
+    from e2ejax.io import is_frame_file
+
+    others = [f for f in args.files if not is_frame_file(f)]
+    if others:
+        raise InputError(f"expected frame files (.h5, .hdf5, .parquet) only or ROOT files only; found both, e.g. {others[0]!r}; "
+                         "fix: tag them in separate runs")
+    if _directory_mode(args):
+        raise InputError("-o DIR/--workers/--scheduler: expected ROOT inputs; found ML4SCI frame files; "
+                         "fix: tag each frame file with -o FILE.root")
+    if args.track_projection is not None:
+        raise InputError("--track-projection: expected MLAnalyzer ROOT ntuples; found ML4SCI frame files (their track "
+                         "images are stored); fix: drop --track-projection")
+    positive("--batch-size", args.batch_size)
+    positive("--threads", args.threads)
+    names = score_names([m.strip() for m in args.model.split(",") if m.strip()])
+    outs = _outputs(args.files, args)
+
+    from e2ejax.inference import Tagger, tag_frame_files
+
+    taggers = {n: Tagger.from_pretrained(s, backend=args.backend, threads=args.threads, accept_units=args.accept_units)
+               for n, s in names.items()}
+    first = next(iter(taggers.values()))
+    for f, out in zip(args.files, outs):
+        s = tag_frame_files(taggers, f, out, format_name=args.format, batch_size=args.batch_size, max_events=args.max_events,
+                            entry_start=start, entry_stop=stop, overwrite=args.overwrite, progress=not args.quiet,
+                            accept_units=args.accept_units, say=lambda line: print(f"e2ejax tag: {line}", file=sys.stderr))
+        where = f"{f} rows [{start}, {start + s['events']})" if args.entries or args.max_events else f
+        print(f"{where}: {s['events']} frames ({s['format']}), {s['events_per_s']:.0f} frames/s on {first.backend} -> {out}")
+        for name, tagger in taggers.items():
+            print(_model_line(f"{tasks.get(tagger.task).seed_group}_{name}", names[name], tagger.task, s, name))
+        if s["replaced"]:
+            print(f"replaced an earlier e2ejax prediction file at {out}")
+    return 0
+
+
 def run(args) -> int:
     _missing_input([f for f in args.files if "://" not in f and not f.endswith(".txt")])
     start, stop = event_range(args)
+    from e2ejax.io import is_frame_file
+
+    if any(is_frame_file(f) for f in args.files):
+        return _run_frame_files(args, start, stop)
+    if args.format is not None:
+        raise InputError(f"--format: expected ML4SCI frame files (.h5, .hdf5, .parquet); found {args.files or 'no files'}; "
+                         "fix: drop --format for ROOT inputs")
     if _directory_mode(args):
         return _run_directory(args, start, stop)
     from e2ejax.io import check_files
@@ -160,20 +219,20 @@ def run(args) -> int:
     known = {n: task_of(s) for n, s in names.items()}
     require = tasks.hit_groups(t for t in known.values() if t in tasks.taggers())
     for f in args.files:  # cheap checks of every input and output before the models are loaded
-        check_files(f, require=require)
+        check_files(f, require=require, track_projection=args.track_projection)
     files = list(args.files) or _shipped_sample(next(iter(known.values())))
     outs = _outputs(files, args)
 
     from e2ejax.inference import Tagger, tag_files
 
-    taggers = {n: Tagger.from_pretrained(s, backend=args.backend, threads=args.threads) for n, s in names.items()}
+    taggers = {n: Tagger.from_pretrained(s, backend=args.backend, threads=args.threads, accept_units=args.accept_units) for n, s in names.items()}
     if not files:
         files = [str(tasks.get(next(iter(taggers.values())).task).sample_path)]
         outs = _outputs(files, args)
     group = tasks.get(next(iter(taggers.values())).task).seed_group
     for f, out in zip(files, outs):
         s = tag_files(taggers, f, out, batch_size=args.batch_size, max_events=args.max_events, entry_start=start,
-                      entry_stop=stop, overwrite=args.overwrite, progress=not args.quiet)
+                      entry_stop=stop, overwrite=args.overwrite, progress=not args.quiet, track_projection=args.track_projection)
         where = f"{f} entries [{start}, {start + s['events']})" if args.entries or args.max_events else f
         print(f"{where}: {s['events']} events, {s['seeds']} seeds, {100 * s['in_acceptance']:.1f}% in acceptance, "
               f"{s['events_per_s']:.0f} events/s ({s['seeds_per_s']:.0f} seeds/s) on {next(iter(taggers.values())).backend} -> {out}")

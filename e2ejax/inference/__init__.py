@@ -1,5 +1,6 @@
 """Inference: the :class:`Tagger` (backends ``xla`` / ``onnxruntime`` / ``auto``), :func:`tag_files`
-(file -> aligned friend tree, with a per-stage timer) and export (ONNX, TF SavedModel, parity).
+(file -> aligned friend tree, with a per-stage timer), :func:`tag_frame_files` (pre-cut frame
+files, one scored row per frame) and export (ONNX, TF SavedModel, parity).
 
 Nothing here imports optax: ``import e2ejax.inference`` loads no training code.
 """
@@ -22,6 +23,7 @@ from e2ejax.inference.tag_files import (
            tag_files,
            truth_task,
 )
+from e2ejax.inference.tag_frames import frame_scores, tag_frame_files
 from e2ejax.inference.tagger import (
            CALL_BYTES,
            Tagger,
@@ -33,4 +35,4 @@ from e2ejax.inference.tagger import (
 
 __all__ = ["CALL_BYTES", "EVENTS_PER_READ", "OUTPUT_NAME", "STAGES", "StageTimer", "TagResult", "Tagger", "TruthTally", "score_batches", "truth_task",
            "check_export_card", "onnx_session", "pad_rows", "random_inputs", "resolve_backend", "rows_per_call",
-           "tag_files", "to_onnx", "to_saved_model", "verify"]
+           "tag_files", "frame_scores", "tag_frame_files", "to_onnx", "to_saved_model", "verify"]

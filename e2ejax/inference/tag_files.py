@@ -25,6 +25,7 @@ from e2ejax.io import (
     entry_range_stop,
     file_provenance,
     iterate_events,
+    label_task,
 )
 from e2ejax.metrics import auc_standard_error, roc_auc
 
@@ -69,13 +70,17 @@ def truth_task(file: str, group: str) -> str | None:
     """The task whose truth labels ``<group>_label`` of ``file`` are, or None when it cannot be told.
 
     A file written by ``e2ejax simulate`` names its sample in its provenance record
-    (:func:`e2ejax.io.file_provenance`); a file without one is attributed only when a
+    (:func:`e2ejax.io.file_provenance`), an MLAnalyzer ntuple its labels by their branch
+    (:func:`e2ejax.io.label_task`: ``jetIsQuark`` is qg); another file is attributed only when a
     single tagger task uses that label (``eg_label``: e/gamma; ``jet_label`` serves qg, top and tau).
     """
     provenance = file_provenance(str(file).split(":")[0])
     if provenance.get("sample") is not None:
         task = tasks.sample_task(provenance)
         return task if task is not None and tasks.get(task).seed_group == group else None
+    stored = label_task(file)
+    if stored is not None:
+        return stored if tasks.get(stored).seed_group == group else None
     users = [t for t in tasks.taggers() if tasks.get(t).label_field == f"{group}_label"]
     return users[0] if len(users) == 1 else None
 
@@ -168,7 +173,8 @@ class TruthTally:
 
 
 def score_batches(taggers: Mapping[str, Tagger], files, *, batch_size: int = 64, entry_start: int = 0,
-                  entry_stop: int | None = None, prefetch: int = 1, timer: StageTimer | None = None, groups=()):
+                  entry_stop: int | None = None, prefetch: int = 1, timer: StageTimer | None = None, groups=(),
+                  track_projection: str | None = None):
     """Yield ``(batch, results)`` for the consecutive batches of the entries ``[entry_start, entry_stop)``
     of one input: the :class:`~e2ejax.io.EventBatch` and score name -> :class:`~e2ejax.inference.TagResult`.
 
@@ -183,7 +189,8 @@ def score_batches(taggers: Mapping[str, Tagger], files, *, batch_size: int = 64,
     require = tasks.hit_groups(t.task for t in taggers.values())
     # only the groups the taggers use (half the reading time of every group on the shipped samples)
     events = iterate_events(files, step_size=max(batch_size, EVENTS_PER_READ), entry_start=entry_start, entry_stop=entry_stop,
-                            groups=sorted(set(require) | set(groups)), require=require, optional=("ee", *groups))
+                            groups=sorted(set(require) | set(groups)), require=require, optional=("ee", *groups),
+                            track_projection=track_projection)
 
     def prepared():
         chunks = iter(events)
@@ -210,7 +217,7 @@ def score_batches(taggers: Mapping[str, Tagger], files, *, batch_size: int = 64,
 
 def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int = 64, max_events=None, entry_start: int = 0,
               entry_stop: int | None = None, overwrite: bool = False, progress: bool = True,
-              prefetch: int = 1, timer: StageTimer | None = None) -> dict:
+              prefetch: int = 1, timer: StageTimer | None = None, track_projection: str | None = None) -> dict:
     """Tag every event of ``files`` (one input file) with one or more taggers of the same seed group,
     writing a friend tree aligned entry by entry with the input.
 
@@ -229,6 +236,8 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int =
             ahead keeps a 1-thread network busy; each more holds another batch of frames
             (top: about 50 MB) for no speed (measured on 2 cores).
         timer: a :class:`StageTimer` to account the time of each stage (needs ``prefetch=0``).
+        track_projection: the track images read from an MLAnalyzer ntuple, by branch suffix
+            (:func:`e2ejax.io.iterate_events`; None: ``"_atECALfixIP"``).
 
     Returns:
         Summary: ``events``, ``seeds``, ``in_acceptance`` fraction, ``seconds``, ``events_per_s``,
@@ -255,7 +264,8 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int =
     stop = entry_range_stop(entry_start, entry_stop, max_events)
     writer = PredictionWriter(output, group=group, entry_start=entry_start, entry_stop=stop, overwrite=overwrite)
     with writer, contextlib.closing(score_batches(taggers, files, batch_size=batch_size, entry_start=entry_start,
-                                                  entry_stop=stop, prefetch=prefetch, timer=timer)) as scored:
+                                                  entry_stop=stop, prefetch=prefetch, timer=timer,
+                                                  track_projection=track_projection)) as scored:
         for batch, results in scored:
             first = next(iter(results.values()))
             with stage("write"):

@@ -268,10 +268,10 @@ class Tagger:
             order (on XLA followed by padding rows up to :func:`pad_rows`' size);
             ``seeds`` int32 ``[B, S, 2]``, ``mask`` and ``in_acceptance`` bool ``[B, S]``.
         """
-        declared = getattr(events, "conventions", None)
-        if declared:
-            conventions_.check(self.conventions, declared, channels=tasks.get(self.task).channels,
-                               where=getattr(events, "file", "the events"), accept_units=self.accept_units)
+        # events declaring no conventions hold sparse hits: their images are built here, in GeV
+        declared = getattr(events, "conventions", None) or {"image_units": "GeV"}
+        conventions_.check(self.conventions, declared, channels=tasks.get(self.task).channels,
+                           where=getattr(events, "file", "the events"), accept_units=self.accept_units)
         events = _check_events(events)
         trimmed = trim_seed_slots(events, self.group)
         kept = np.asarray(trimmed.get(f"{self.group}_mask", np.zeros((0, 0), bool)))

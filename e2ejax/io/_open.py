@@ -4,25 +4,34 @@ from __future__ import annotations
 
 import difflib
 import glob
+import json
 import os
 from typing import NamedTuple
 
 import numpy as np
 import uproot
 
+from e2ejax import geometry
 from e2ejax.errors import InputError
+from e2ejax.io._schema import layout_of
 
-__all__ = ["Source", "resolve", "open_tree", "check_branches", "DEFAULT_TREE"]
+__all__ = ["Source", "resolve", "open_tree", "tree_name", "check_branches", "DEFAULT_TREE"]
 
 DEFAULT_TREE = "Events"
 _ROOT_MAGIC = b"root"
 
 
 class Source(NamedTuple):
-    """One input file and the tree to read in it."""
+    """One input file and the tree to read in it.
+
+    ``named``: the tree comes from a ``file.root:tree`` spec or a ``tree`` other than
+    :data:`DEFAULT_TREE`. A default tree absent from the file gives way to the file's one
+    E2E tree (:func:`open_tree`).
+    """
 
     path: str
     tree: str
+    named: bool = False
 
 
 def _is_url(path: str) -> bool:
@@ -30,12 +39,12 @@ def _is_url(path: str) -> bool:
     return "://" in path
 
 
-def _split_tree(spec: str, default: str) -> tuple[str, str]:
+def _split_tree(spec: str, default: str) -> tuple[str, str, bool]:
     head, sep, tail = spec.rpartition(":")
     # Only "<path>.root:<tree>" is a tree spec ("C:\\x.root" and "root://host/x.root" are paths).
     if sep and tail and head.endswith(".root") and not tail.startswith("/"):
-        return head, tail
-    return spec, default
+        return head, tail, True
+    return spec, default, False
 
 
 def resolve(files, *, tree: str = DEFAULT_TREE) -> list[Source]:
@@ -60,16 +69,17 @@ def resolve(files, *, tree: str = DEFAULT_TREE) -> list[Source]:
         files = [files]
     out = []
     for spec in files:
-        path, name = _split_tree(os.fspath(spec), tree)
+        path, name, named = _split_tree(os.fspath(spec), tree)
+        named = named or name != DEFAULT_TREE
         if _is_url(path):
-            out.append(Source(path, name))
+            out.append(Source(path, name, named))
         elif glob.has_magic(path):
             matches = sorted(glob.glob(path))
             if not matches:
                 raise InputError(
                     f"expected ROOT files matching {path!r}; found no file; check the pattern and the directory"
                 )
-            out += [Source(m, name) for m in matches]
+            out += [Source(m, name, named) for m in matches]
         elif os.path.isdir(path):
             raise InputError(
                 f"expected a ROOT file at {path!r}; found a directory; pass the .root files inside it "
@@ -82,7 +92,7 @@ def resolve(files, *, tree: str = DEFAULT_TREE) -> list[Source]:
                 f"{'' if os.path.isdir(where) else ' (the directory does not exist either)'}; check the path"
             )
         else:
-            out.append(Source(path, name))
+            out.append(Source(path, name, named))
     return out
 
 
@@ -100,14 +110,44 @@ def _check_header(path: str) -> None:
         )
 
 
+def _e2e_trees(file, trees: list[str]) -> list[str]:
+    """The trees of ``trees`` that hold E2E branches (:func:`e2ejax.io._schema.layout_of`)."""
+    return [t for t in trees if layout_of(file[t]) is not None]
+
+
+def _missing_tree(path: str, name: str, trees: list[str], e2e: list[str] | None) -> InputError:
+    """The one-line error for a tree ``name`` absent from ``path`` (``e2e``: the E2E trees looked for, None when not looked for)."""
+    close = difflib.get_close_matches(name, trees, n=3)
+    hint = f"; did you mean {close}?" if close else ("" if trees else " (a damaged file can look empty)")
+    if e2e is None or not trees:
+        return InputError(f"expected a tree {name!r} in {path!r}; found trees {trees or 'none'}{hint}; "
+                          f"pass '{path}:<tree>' to pick one")
+    held = f"{len(e2e)} of them ({e2e}) hold" if e2e else "none of them holds"
+    return InputError(
+        f"expected a tree {name!r}, or else one tree of E2E branches ('ECAL_energy' or sparse hits such as 'eb_energy'), "
+        f"in {path!r}; found trees {trees}, {held} E2E branches; fix: pass '{path}:<tree>' to pick one"
+    )
+
+
+def tree_name(tree) -> str:
+    """Where an open tree lies in its file (``"Events"``, ``"fevt/RHTree"``): what ``file.root:<tree>`` names."""
+    return tree.object_path.lstrip("/").rsplit(";", 1)[0]
+
+
 def open_tree(source: Source):
     """Open ``source`` and return its TTree (the file stays open while the tree is referenced).
 
+    The default tree (``Events``, not named by the source: no ``file.root:tree`` spec),
+    where the file lacks it, gives way to the one tree of the file, in any directory,
+    that holds E2E branches: ``fevt/RHTree`` of an MLAnalyzer ntuple (:func:`tree_name`
+    tells which).
+
     Raises:
         InputError: for a file that is not ROOT, a truncated file, a missing tree (the trees
-            present are listed) or a tree with no entries.
+            present are listed; with no tree named, also when none or several hold E2E
+            branches) or a tree with no entries.
     """
-    path, name = source
+    path, name, named = source
     if not _is_url(path):
         _check_header(path)
     try:
@@ -142,13 +182,17 @@ def open_tree(source: Source):
             "write the events with uproot's mktree or ROOT's TTree"
         )
     if name not in trees:
-        file.close()
-        close = difflib.get_close_matches(name, trees, n=3)
-        hint = f"; did you mean {close}?" if close else ("" if trees else " (a damaged file can look empty)")
-        raise InputError(
-            f"expected a tree {name!r} in {path!r}; found trees {trees or 'none'}{hint}; "
-            f"pass '{path}:<tree>' to pick one"
-        )
+        e2e = None if named else _e2e_trees(file, trees)
+        if e2e is None or len(e2e) != 1:
+            file.close()
+            raise _missing_tree(path, name, trees, e2e)
+        name = e2e[0]
+    if others.get("e2ejax_info") == "TObjString":
+        try:
+            _check_iphi_origin(file, path)
+        except InputError:
+            file.close()
+            raise
     tree = file[name]
     if tree.num_entries == 0:
         file.close()
@@ -156,6 +200,23 @@ def open_tree(source: Source):
             f"expected events in tree {name!r} of {path!r}; found 0 entries; remove the file from the input list"
         )
     return tree
+
+
+def _check_iphi_origin(file, path: str) -> None:
+    """InputError for a file that ``e2ejax simulate`` wrote before its CMS iphi labels took CMSSW's
+    phi origins (its ``e2ejax_info`` simulation record lacks ``iphi_origin``)."""
+    try:
+        info = json.loads(str(file["e2ejax_info"]))
+    except (ValueError, TypeError, KeyError):
+        return  # not a record of e2ejax's: the file's own branches say what it is
+    if not isinstance(info, dict) or "detector" not in info or info.get("iphi_origin") == geometry.IPHI_ORIGIN:
+        return
+    found = info.get("iphi_origin", "no iphi_origin (iphi 1 at phi -180 degrees)")
+    command = info.get("command") or "e2ejax simulate ..."
+    raise InputError(
+        f"expected CMS iphi labels with CMSSW's phi origins (iphi_origin {geometry.IPHI_ORIGIN!r}) in {path!r}; found {found}: "
+        f"it was simulated by an earlier e2ejax; fix: simulate it again (its images are unchanged): {command}"
+    )
 
 
 def check_branches(tree, names, *, path: str, kinds: dict[str, str] | None = None) -> None:

@@ -4,29 +4,33 @@ from __future__ import annotations
 
 import ctypes
 import warnings
+from typing import NamedTuple
 
 import awkward as ak
 import numpy as np
 from uproot.deserialization import DeserializationError
 
+from e2ejax import geometry
 from e2ejax.errors import InputError
+from e2ejax.io import _mlanalyzer as mlanalyzer
 from e2ejax.io._batch import EventBatch, HitOverflowWarning
-from e2ejax.io._open import DEFAULT_TREE, check_branches, open_tree, resolve
+from e2ejax.io._open import DEFAULT_TREE, Source, check_branches, open_tree, resolve, tree_name
 from e2ejax.io._schema import (
     DEFAULT_MAX_HITS,
     DENSE,
+    DENSE_CONVENTIONS,
     DENSE_IMAGES,
     DENSE_SEEDS,
-    DENSE_SIZES,
     GROUPS,
     INT_FIELDS,
     SPARSE,
     bucket,
     field_dtype,
+    layout_of,
 )
 from e2ejax.io._validate import DENSE_SEED_RANGES, INDEX_RANGES, check_finite, check_index
 
-__all__ = ["iterate_events", "check_files", "detect_layout", "pad_jagged"]
+__all__ = ["iterate_events", "check_files", "count_entries", "detect_layout", "label_task", "pad_jagged", "entry_range_stop"]
 
 _EVENT_BRANCHES = ("event", "eventId")
 
@@ -43,15 +47,15 @@ _trim = _malloc_trim()
 
 
 def detect_layout(tree) -> str:
-    """``"dense"`` if the tree has ``ECAL_energy``, ``"sparse"`` if it has sparse hit branches.
+    """``"dense"`` if the tree has ``ECAL_energy`` (e2ejax's dense layout or an MLAnalyzer ntuple),
+    ``"sparse"`` if it has sparse hit branches.
 
     Raises:
         InputError: when the tree matches neither layout.
     """
-    if "ECAL_energy" in tree:
-        return DENSE
-    if any(f"{g}_{fields[0]}" in tree for g, fields in GROUPS.items()):
-        return SPARSE
+    layout = layout_of(tree)
+    if layout is not None:
+        return layout
     keys = list(tree.keys())
     raise InputError(
         f"expected an E2E tree (sparse branches such as 'eb_energy' or dense ones such as 'ECAL_energy'); "
@@ -116,15 +120,32 @@ def _sparse_groups(tree, groups, path, require=(), optional=()):
     return chosen + [g for g in optional if g in present and g not in chosen]
 
 
+def _padded_size(group, counts, overflow, *, min_pad, max_hits, start, stop, path) -> int:
+    """The padded size of ``group`` for ``counts`` items per event (a power of two, at most its
+    ``max_hits``); the items beyond it are counted in ``overflow`` with a :class:`HitOverflowWarning`."""
+    cap = int(max_hits.get(group, DEFAULT_MAX_HITS[group]))
+    largest = int(counts.max()) if len(counts) else 0
+    size = min(bucket(largest, minimum=min_pad), cap)
+    dropped = int(np.maximum(counts - size, 0).sum())
+    if dropped:
+        overflow[group] = dropped
+        warnings.warn(
+            HitOverflowWarning(
+                f"{dropped} {group} hits beyond max_hits[{group!r}]={cap} dropped in {path!r} entries [{start}, {stop}) "
+                f"(largest event: {largest}); raise max_hits={{'{group}': {bucket(largest)}}} to keep them"
+            ),
+            stacklevel=5,
+        )
+    return size
+
+
 def _read_sparse(arrays, fields, groups, *, min_pad, max_hits, start, stop, path):
     out = {"event": _event_ids(arrays, fields, start, stop)}
     overflow = {}
     for g in groups:
         first = arrays[f"{g}_{GROUPS[g][0]}"]
         counts = np.asarray(ak.num(first, axis=1), np.int64)
-        cap = int(max_hits.get(g, DEFAULT_MAX_HITS[g]))
-        largest = int(counts.max()) if len(counts) else 0
-        size = min(bucket(largest, minimum=min_pad), cap)
+        size = _padded_size(g, counts, overflow, min_pad=min_pad, max_hits=max_hits, start=start, stop=stop, path=path)
         for f in GROUPS[g]:
             values, mask, n = pad_jagged(arrays[f"{g}_{f}"], size=size, dtype=field_dtype(f))
             if not np.array_equal(n, counts):
@@ -140,52 +161,51 @@ def _read_sparse(arrays, fields, groups, *, min_pad, max_hits, start, stop, path
             out[name] = values
         out[f"{g}_mask"] = mask
         out[f"n{g}"] = counts.astype(np.int32)
-        dropped = int(np.maximum(counts - size, 0).sum())
-        if dropped:
-            overflow[g] = dropped
-            warnings.warn(
-                HitOverflowWarning(
-                    f"{dropped} {g} hits beyond max_hits[{g!r}]={cap} dropped in {path!r} entries [{start}, {stop}) "
-                    f"(largest event: {largest}); raise max_hits={{'{g}': {bucket(largest)}}} to keep them"
-                ),
-                stacklevel=3,
-            )
     return out, overflow
 
 
-def _dense_image(column, name, path):
-    size = DENSE_SIZES[name]
-    arr = column
-    if arr.ndim == 2 and isinstance(arr.type.content, ak.types.ListType):
-        counts = np.asarray(ak.num(arr, axis=1))
+def _flat_image(column, name: str, shape: tuple[int, int], *, path: str, start: int) -> np.ndarray:
+    """One image branch, flattened row-major per event (fixed-size arrays, or vectors of exactly
+    that length), as float32 ``[B, rows, cols]``.
+
+    Raises:
+        InputError: an event with another number of values (the branch, sizes and entry are named).
+    """
+    size = shape[0] * shape[1]
+    fix = f"fix: write the {shape[0]} x {shape[1]} image flattened row-major, {size} values per event"
+    if column.ndim == 2 and isinstance(column.type.content, ak.types.ListType):
+        counts = np.asarray(ak.num(column, axis=1))
         if len(counts) and not np.all(counts == size):
             bad = int(np.flatnonzero(counts != size)[0])
-            raise InputError(
-                f"expected {size} values per event in branch {name!r} of {path!r}; found {int(counts[bad])} "
-                f"in batch entry {bad}; write the flattened {DENSE_IMAGES[name][1]} image row-major"
-            )
-        flat = np.asarray(ak.flatten(arr, axis=1), np.float32)
+            raise InputError(f"expected {size} values per event in branch {name!r} of {path!r}; found {int(counts[bad])} "
+                             f"at entry {start + bad}; {fix}")
+        flat = np.asarray(ak.flatten(column, axis=1), np.float32)
     else:
-        flat = np.asarray(ak.to_numpy(arr), np.float32)
+        flat = np.asarray(ak.to_numpy(column), np.float32)
         if flat.ndim != 2 or flat.shape[1] != size:
-            raise InputError(
-                f"expected {size} values per event in branch {name!r} of {path!r}; found shape {flat.shape[1:]}; "
-                f"write the flattened {DENSE_IMAGES[name][1]} image row-major"
-            )
-    return flat.reshape((-1,) + DENSE_IMAGES[name][1])
+            raise InputError(f"expected {size} values per event in branch {name!r} of {path!r}; found shape "
+                             f"{flat.shape[1:]}; {fix}")
+    return flat.reshape((-1,) + shape)
+
+
+def _seed_cells(out: dict, mask: np.ndarray) -> None:
+    """Add ``jet_seed_row`` / ``jet_seed_col``, the ECAL-grid cells of the seed towers of ``out``, 0 in padded slots."""
+    row, col = geometry.tower_to_crystal_centre(out["jet_seed_tower_row"], out["jet_seed_tower_col"])
+    out["jet_seed_row"] = np.where(mask, row, 0).astype(np.int32)
+    out["jet_seed_col"] = np.where(mask, col, 0).astype(np.int32)
 
 
 def _read_dense(arrays, fields, *, min_pad, max_hits, start, stop, path):
     out = {"event": _event_ids(arrays, fields, start, stop)}
-    for name, (key, _) in DENSE_IMAGES.items():
+    overflow = {}
+    for name, (key, shape) in DENSE_IMAGES.items():
         if name in fields:
-            out[key] = _dense_image(arrays[name], name, path)
+            out[key] = _flat_image(arrays[name], name, shape, path=path, start=start)
             check_finite(out[key], name, path=path, start=start, stop=stop)
     seeds = [n for n in DENSE_SEEDS if n in fields]
     if seeds:
         counts = np.asarray(ak.num(arrays[seeds[0]], axis=1))
-        largest = int(counts.max()) if len(counts) else 0
-        size = min(bucket(largest, minimum=min_pad), int(max_hits.get("jet", DEFAULT_MAX_HITS["jet"])))
+        size = _padded_size("jet", counts, overflow, min_pad=min_pad, max_hits=max_hits, start=start, stop=stop, path=path)
         for name in seeds:
             key, dtype = DENSE_SEEDS[name]
             out[key], mask, _ = pad_jagged(arrays[name], size=size, dtype=dtype)
@@ -195,28 +215,85 @@ def _read_dense(arrays, fields, *, min_pad, max_hits, start, stop, path):
                 check_finite(out[key], name, path=path, start=start, stop=stop)
         out["jet_mask"] = mask
         if "jet_seed_tower_row" in out and "jet_seed_tower_col" in out:
-            out["jet_seed_row"] = np.where(mask, out["jet_seed_tower_row"] * 5 + 2, 0).astype(np.int32)
-            out["jet_seed_col"] = np.where(mask, out["jet_seed_tower_col"] * 5 + 2, 0).astype(np.int32)
-    return out, {}
+            _seed_cells(out, mask)
+    return out, overflow
 
 
-def _plan(tree, layout, groups, path, require=(), optional=()):
+def _read_mlanalyzer(arrays, fields, plan, *, min_pad, max_hits, start, stop, path):
+    """An MLAnalyzer batch in e2ejax's keys and phi origin (:mod:`e2ejax.io._mlanalyzer`)."""
+    out = {"event": _event_ids(arrays, fields, start, stop)}
+    overflow = {}
+    for name, (key, shape) in plan.images.items():
+        image = _flat_image(arrays[name], name, shape, path=path, start=start)
+        check_finite(image, name, path=path, start=start, stop=stop)
+        out[key] = mlanalyzer.to_e2ejax_phi(image)
+    if not plan.jets:
+        return out, overflow
+    first = next(iter(plan.jets))
+    counts = np.asarray(ak.num(arrays[first], axis=1), np.int64)
+    size = _padded_size("jet", counts, overflow, min_pad=min_pad, max_hits=max_hits, start=start, stop=stop, path=path)
+    values = {}
+    for name in plan.jets:
+        values[name], mask, n = pad_jagged(arrays[name], size=size, dtype=np.float32)
+        if not np.array_equal(n, counts):
+            bad = int(np.flatnonzero(n != counts)[0])
+            raise InputError(f"expected one value per jet seed in branch {name!r} of {path!r} (as {first!r}); found "
+                             f"{int(n[bad])} values for {int(counts[bad])} seeds at entry {start + bad}; "
+                             "fix: the per-jet branches of the file disagree: check its producer")
+        check_finite(values[name], name, path=path, start=start, stop=stop)
+    row, col = mlanalyzer.seed_towers(*(values[n] for n in mlanalyzer.SEEDS), mask, path=path, start=start, stop=stop)
+    out.update(jet_seed_tower_row=row, jet_seed_tower_col=col, jet_mask=mask)
+    _seed_cells(out, mask)
+    for name, key in plan.jets.items():
+        if name in mlanalyzer.LABELS:
+            out[key] = mlanalyzer.jet_labels(name, values[name], mask, path=path, start=start, stop=stop)
+        elif name not in mlanalyzer.SEEDS:
+            out[key] = values[name]
+    return out, overflow
+
+
+class _Plan(NamedTuple):
+    """What to read from one tree, and what the batches of its producer declare."""
+
+    layout: str  # SPARSE or DENSE
+    producer: str | None  # None (sparse), DENSE_CONVENTIONS["producer"] or mlanalyzer.PRODUCER
+    groups: list | None  # sparse groups read
+    names: list  # branches read, the event id first
+    images: dict  # MLAnalyzer image branch -> (batch key, shape)
+    jets: dict  # MLAnalyzer per-jet branch -> batch key
+    conventions: dict  # EventBatch.conventions
+
+
+def _plan(tree, layout, groups, path, require=(), optional=(), track_projection=None) -> _Plan:
     if layout == "auto":
         layout = detect_layout(tree)
     if layout not in (SPARSE, DENSE):
         raise InputError(f"expected layout 'auto', 'sparse' or 'dense'; got {layout!r}")
     events = [n for n in _EVENT_BRANCHES if n in tree][:1]
+    images, jets, conventions = {}, {}, {}
     if layout == SPARSE:
+        producer = None
         groups = _sparse_groups(tree, groups, path, require, optional)
         names = [f"{g}_{f}" for g in groups for f in GROUPS[g]]
         kinds = {n: "i" if n.split("_", 1)[1] in INT_FIELDS else "f" for n in names}
+    elif mlanalyzer.is_mlanalyzer(tree):
+        producer, conventions = mlanalyzer.PRODUCER, dict(mlanalyzer.CONVENTIONS)
+        images = mlanalyzer.image_branches(tree, track_projection, path=path)
+        jets = mlanalyzer.jet_branches(tree)
+        names = list(images) + list(jets)
+        kinds = dict.fromkeys(names, "f")
     else:
+        producer, conventions = DENSE_CONVENTIONS["producer"], dict(DENSE_CONVENTIONS)
         check_branches(tree, ["ECAL_energy"], path=path)
         names = [n for n in list(DENSE_IMAGES) + list(DENSE_SEEDS) if n in tree]
         kinds = {n: "f" for n in names if n in DENSE_IMAGES}
         kinds.update({n: "i" for n in names if DENSE_SEEDS.get(n, (None, None))[1] is np.int32})
+    if track_projection is not None and producer != mlanalyzer.PRODUCER:
+        raise InputError(f"expected an MLAnalyzer ntuple for track_projection={track_projection!r} (only those store track "
+                         f"images of several projections); found {producer or layout} layout in {path!r}; "
+                         "fix: drop track_projection (e2ejax tag: --track-projection)")
     check_branches(tree, names, path=path, kinds=kinds)
-    return layout, groups, events + names
+    return _Plan(layout, producer, groups, events + names, images, jets, conventions)
 
 
 def _close_after(source, fn):
@@ -227,14 +304,16 @@ def _close_after(source, fn):
         t.file.close()
 
 
-def check_files(files, *, tree: str = DEFAULT_TREE, layout: str = "auto", groups=None, require=(), optional=()) -> list:
+def check_files(files, *, tree: str = DEFAULT_TREE, layout: str = "auto", groups=None, require=(), optional=(),
+                track_projection: str | None = None) -> list:
     """Open every input and check its tree, entries, layout and branches without reading events.
 
     Arguments as for :func:`iterate_events`. Cheap (only the file headers and tree metadata
     are read), so commands call it before slower work such as loading a model.
 
     Returns:
-        The resolved :class:`~e2ejax.io.Source` list.
+        The resolved :class:`~e2ejax.io.Source` list, each with the tree it reads (the
+        file's one E2E tree where the default tree is absent, e.g. ``fevt/RHTree``).
 
     Raises:
         InputError: as :func:`iterate_events`, for everything but the values of the events.
@@ -242,21 +321,39 @@ def check_files(files, *, tree: str = DEFAULT_TREE, layout: str = "auto", groups
     sources = resolve(files, tree=tree)
     if not sources:
         raise InputError("expected at least one input ROOT file; found an empty list; pass file paths or globs")
-    for source in sources:
-        _close_after(source, lambda t, s=source: _plan(t, layout, groups, s.path, require, optional))
-    return sources
+
+    def checked(t, source):
+        _plan(t, layout, groups, source.path, require, optional, track_projection)
+        return Source(source.path, tree_name(t), True)
+
+    return [_close_after(source, lambda t, s=source: checked(t, s)) for source in sources]
 
 
-def count_entries(file, *, tree: str = DEFAULT_TREE, layout: str = "auto", groups=None, require=(), optional=()) -> int:
+def count_entries(file, *, tree: str = DEFAULT_TREE, layout: str = "auto", groups=None, require=(), optional=(),
+                  track_projection: str | None = None) -> int:
     """The entries of one input's tree, after the checks of :func:`check_files` (same arguments).
 
     Raises:
         InputError: as :func:`check_files`; more than one file (a glob matching several).
     """
-    sources = check_files(file, tree=tree, layout=layout, groups=groups, require=require, optional=optional)
+    sources = check_files(file, tree=tree, layout=layout, groups=groups, require=require, optional=optional,
+                          track_projection=track_projection)
     if len(sources) != 1:
         raise InputError(f"expected one input file; found {len(sources)} for {file!r}; count the files one at a time")
     return _close_after(sources[0], lambda t: int(t.num_entries))
+
+
+def label_task(file, *, tree: str = DEFAULT_TREE) -> str | None:
+    """The task whose classes the stored ``jet_label`` values of one input index, when its producer
+    says so: ``"qg"`` for an MLAnalyzer ntuple with ``jetIsQuark``; None otherwise, or for an
+    input that cannot be opened (e2ejax's own files name their sample in their provenance
+    record: :func:`e2ejax.io.file_provenance`).
+    """
+    try:
+        sources = resolve(file, tree=tree)
+        return _close_after(sources[0], mlanalyzer.label_task) if len(sources) == 1 else None
+    except InputError:
+        return None
 
 
 def entry_range_stop(entry_start: int, entry_stop: int | None, max_events: int | None) -> int | None:
@@ -288,6 +385,7 @@ def iterate_events(
     check_first: bool = True,
     require=(),
     optional=(),
+    track_projection: str | None = None,
 ):
     """Stream events from ROOT files as :class:`EventBatch` es of padded numpy arrays.
 
@@ -297,7 +395,10 @@ def iterate_events(
     Args:
         files: a path, glob or ``file.root:tree`` spec, or a sequence of them.
         tree: tree name where a spec does not give one (keyword-only, default ``"Events"``).
-        layout: ``"auto"`` (from the branches present), ``"sparse"`` or ``"dense"``.
+            A file without ``Events`` (and no tree named) is read from its one tree that
+            holds E2E branches, in any directory: ``fevt/RHTree`` of an MLAnalyzer ntuple.
+        layout: ``"auto"`` (from the branches present), ``"sparse"`` or ``"dense"`` (e2ejax's
+            dense layout or an MLAnalyzer ntuple, told apart by its ``ECAL_tracks*`` branches).
         groups: sparse groups to read (default: every group fully present in the file).
         step_size: entries per batch (int) or a size string such as ``"32 MB"`` (uproot's).
         max_events: stop after this many events in total (``None``: all).
@@ -315,6 +416,12 @@ def iterate_events(
             with the closest names in the file); read in addition to ``groups``.
         optional: sparse groups read in addition to an explicit ``groups`` list when a file
             has them (``ee`` for the ECAL image: endcap hits are used if written).
+        track_projection: which track images of an MLAnalyzer ntuple to read, by branch
+            suffix (:data:`e2ejax.io._mlanalyzer.TRACK_PROJECTIONS`). None reads
+            ``"_atECALfixIP"``: tracks propagated to the ECAL surface, d0 and dz from the
+            primary vertex, the closest to e2ejax's tracks (placed at the ECAL surface, dz
+            from the primary vertex). Only MLAnalyzer ntuples have projections: another
+            value on another layout is an InputError.
 
     Yields:
         :class:`EventBatch` (see its docstring for every array, shape and dtype).
@@ -322,15 +429,18 @@ def iterate_events(
     Raises:
         InputError: missing file, a file that is not ROOT or is truncated, a missing tree,
             missing or mistyped branches, a tree without entries, a NaN or infinite value
-            in a floating-point branch, a grid index outside its grid (the policies are in
-            docs/RELIABILITY.md; negative energies are kept).
+            in a floating-point branch, a grid index outside its grid, an image of another
+            size, an MLAnalyzer seed that is not a whole number or label that is not 0 / 1,
+            a track projection the file lacks (the policies are in docs/RELIABILITY.md;
+            negative energies are kept).
     """
     max_hits = dict(max_hits or {})
     sources = resolve(files, tree=tree)
     if not sources:
         raise InputError("expected at least one input ROOT file; found an empty list; pass file paths or globs")
     if check_first and len(sources) > 1:  # one file is checked as it is opened below: no second open
-        check_files(files, tree=tree, layout=layout, groups=groups, require=require, optional=optional)
+        check_files(files, tree=tree, layout=layout, groups=groups, require=require, optional=optional,
+                    track_projection=track_projection)
     remaining = None if max_events is None else int(max_events)
     for source in sources:
         if remaining is not None and remaining <= 0:
@@ -340,19 +450,22 @@ def iterate_events(
         stop = t.num_entries if entry_stop is None else max(min(t.num_entries, int(entry_stop)), first)
         stop = stop if remaining is None else min(stop, first + remaining)
         try:
-            lay, grps, names = _plan(t, layout, groups, source.path, require, optional)
-            chunks = t.iterate(names, step_size=step_size, entry_start=first, entry_stop=stop, library="ak", report=True)
+            plan = _plan(t, layout, groups, source.path, require, optional, track_projection)
+            name = tree_name(t)
+            chunks = t.iterate(plan.names, step_size=step_size, entry_start=first, entry_stop=stop, library="ak", report=True)
             for arrays, report in chunks:
                 start, end = int(report.tree_entry_start), int(report.tree_entry_stop)
                 kwargs = dict(min_pad=min_pad, max_hits=max_hits, start=start, stop=end, path=source.path)
-                if lay == SPARSE:
-                    out, overflow = _read_sparse(arrays, set(arrays.fields), grps, **kwargs)
+                if plan.layout == SPARSE:
+                    out, overflow = _read_sparse(arrays, set(arrays.fields), plan.groups, **kwargs)
+                elif plan.producer == mlanalyzer.PRODUCER:
+                    out, overflow = _read_mlanalyzer(arrays, set(arrays.fields), plan, **kwargs)
                 else:
                     out, overflow = _read_dense(arrays, set(arrays.fields), **kwargs)
                 del arrays
                 if release_memory:
                     _trim()
-                yield EventBatch(out, lay, source.path, source.tree, start, end, overflow, t.num_entries)
+                yield EventBatch(out, plan.layout, source.path, name, start, end, overflow, t.num_entries, plan.conventions)
         except InputError:
             raise
         except (OSError, ValueError, EOFError, RuntimeError, DeserializationError) as exc:

@@ -1,10 +1,16 @@
-"""Branch names and dtypes of the two E2E ROOT layouts (docs/FORMAT.md), and pad-size buckets."""
+"""Branch names and dtypes of the E2E ROOT layouts (docs/FORMAT.md), and pad-size buckets.
+
+The sparse layout and e2ejax's own dense layout are here; the MLAnalyzer ntuples (a
+dense layout of other names and conventions) are in :mod:`e2ejax.io._mlanalyzer`.
+"""
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
-from e2ejax import geometry
+from e2ejax import conventions, geometry
 
 __all__ = [
     "GROUPS",
@@ -13,10 +19,12 @@ __all__ = [
     "DENSE",
     "DENSE_IMAGES",
     "DENSE_SEEDS",
-    "DENSE_SIZES",
+    "DENSE_PRODUCER",
+    "DENSE_CONVENTIONS",
     "DEFAULT_MAX_HITS",
     "field_dtype",
     "sparse_branches",
+    "layout_of",
     "bucket",
 ]
 
@@ -50,8 +58,9 @@ DEFAULT_MAX_HITS: dict[str, int] = {
     "eg": 64,
 }
 
-#: dense (CMS E2E ntuple) branch -> (batch key, image shape). Each branch holds a flattened
-#: row-major image per event (fixed-size array or a ``vector<float>`` of exactly that length).
+#: e2ejax's dense layout (what :func:`e2ejax.io.write_dense` writes): branch -> (batch key, image shape).
+#: Each branch holds a flattened row-major image per event (fixed-size array or a
+#: ``vector<float>`` of exactly that length), in e2ejax's phi origin.
 DENSE_IMAGES: dict[str, tuple[str, tuple[int, int]]] = {
     "ECAL_energy": ("ecal", geometry.ECAL.shape),
     "HBHE_energy": ("hbhe", geometry.HBHE.shape),
@@ -74,8 +83,11 @@ DENSE_SEEDS: dict[str, tuple[str, type]] = {
     "jetLabel": ("jet_label", np.int32),
 }
 
-#: flattened length of every dense image branch.
-DENSE_SIZES = {name: shape[0] * shape[1] for name, (_, shape) in DENSE_IMAGES.items()}
+#: ``producer`` of e2ejax's dense layout in :attr:`e2ejax.io.EventBatch.conventions`
+DENSE_PRODUCER = "e2ejax-dense"
+
+#: conventions of the images of e2ejax's dense layout (built by :func:`e2ejax.inputs.sparse_to_dense`)
+DENSE_CONVENTIONS = MappingProxyType({"producer": DENSE_PRODUCER, **conventions.DEFAULTS})
 
 
 def field_dtype(field: str) -> type:
@@ -89,6 +101,20 @@ def sparse_branches(groups) -> list[str]:
     for g in groups:
         names += [f"{g}_{f}" for f in GROUPS[g]]
     return names
+
+
+def layout_of(tree) -> str | None:
+    """:data:`DENSE` for a tree with ``ECAL_energy``, :data:`SPARSE` for one with sparse hit branches, else None.
+
+    Examples:
+        >>> layout_of({"ECAL_energy": 0}), layout_of({"eb_ieta": 0}), layout_of({"x": 0})
+        ('dense', 'sparse', None)
+    """
+    if "ECAL_energy" in tree:
+        return DENSE
+    if any(f"{g}_{fields[0]}" in tree for g, fields in GROUPS.items()):
+        return SPARSE
+    return None
 
 
 def bucket(n: int, *, minimum: int = 16) -> int:

@@ -13,7 +13,7 @@ import numpy as np
 from e2ejax import geometry
 from e2ejax.errors import InputError
 
-__all__ = ["INDEX_RANGES", "DENSE_SEED_RANGES", "check_finite", "check_index"]
+__all__ = ["INDEX_RANGES", "DENSE_SEED_RANGES", "check_finite", "check_index", "check_integral"]
 
 _EB_IETA = geometry.EB.shape[0] // 2
 _HBHE_IETA = geometry.HBHE.shape[0] // 2 + 1  # ieta 29 is merged into 28 but may be written
@@ -31,7 +31,8 @@ INDEX_RANGES: dict[str, tuple[int, int, bool, str]] = {
     "eg_seed_col": (0, geometry.ECAL.shape[1] - 1, True, "stitched ECAL column, 0-based"),
 }
 
-#: dense jagged seed branch -> the same tuple (HBHE tower row / column, 0-based).
+#: dense jagged seed branch -> the same tuple (HBHE tower row / column, 0-based; for an MLAnalyzer
+#: ntuple the column of its own phi origin, checked before it is moved to e2ejax's).
 DENSE_SEED_RANGES: dict[str, tuple[int, int, bool, str]] = {
     "jetSeed_ieta": (0, geometry.HBHE.shape[0] - 1, True, "HCAL tower row, 0-based"),
     "jetSeed_iphi": (0, geometry.HBHE.shape[1] - 1, True, "HCAL tower column, 0-based"),
@@ -88,4 +89,29 @@ def check_index(values: np.ndarray, mask: np.ndarray, name: str, bounds, *, path
         f"expected {name!r} ({what}) in {allowed} in {path!r}; found {int(values[index])} at entry {entry} "
         f"({int(bad.sum())} value(s) outside the grid in entries [{start}, {stop})); "
         "check the index convention in docs/FORMAT.md"
+    )
+
+
+def check_integral(values: np.ndarray, mask: np.ndarray, name: str, what: str, *, path: str, start: int, stop: int) -> None:
+    """Raise an InputError naming the branch, file and entry of the first value in ``values`` that is not a whole number.
+
+    For indices stored as floating-point numbers (the MLAnalyzer jet seeds): a fraction
+    means the branch holds something else, so no index is made of it by rounding.
+
+    Args:
+        values: float array ``[B, N]`` (padded, finite); mask: bool ``[B, N]`` of the real entries.
+        name: branch name for the message; what: what the index counts.
+
+    Examples:
+        >>> check_integral(np.array([[3.0, 0.5]]), np.array([[True, False]]), "jetSeed_ieta", "HBHE image row",
+        ...                path="x.root", start=0, stop=1)
+    """
+    bad = mask & (values != np.round(values))
+    if not bad.any():
+        return
+    entry, index = _where(bad, start)
+    raise InputError(
+        f"expected whole numbers in branch {name!r} ({what}, stored as floats) of {path!r}; found {values[index]} at "
+        f"entry {entry} ({int(bad.sum())} value(s) with a fraction in entries [{start}, {stop})); "
+        "fix: the branch holds something else than an index: check the producer of the file"
     )

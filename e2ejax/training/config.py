@@ -14,6 +14,12 @@ file (``configs/qg.yaml`` with ``output: ../runs/qg`` writes ``runs/qg`` of the
 repository wherever it is run from). Nothing in a config is evaluated; unknown keys are
 errors that list the valid ones. Comment lines at the top holding ``e2ejax simulate``
 commands say how the data were made (:func:`simulate_commands` reads them).
+
+``data`` may list ML4SCI frame files (``.h5``, ``.hdf5``, ``.parquet``; docs/ML4SCI.md)
+instead of ROOT files, each as ``path`` or ``path:START:STOP`` (its rows ``[START, STOP)``,
+so one file can give the train, validation and test rows); ``data.format`` names their
+format when it should not be detected. ``data.track_impact`` (``pt_weighted`` or ``mean``,
+:mod:`e2ejax.conventions`) is how the d0 / dz of images built from sparse tracks are made.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import optax
 import yaml
 
 from e2ejax import tasks
+from e2ejax.conventions import check_track_impact
 from e2ejax.errors import InputError
 from e2ejax.nets import REGISTRY, make_config
 
@@ -47,6 +54,8 @@ class DataSpec:
     validation: tuple[str, ...] = ()
     test: tuple[str, ...] = ()
     max_events: int | None = None
+    format: str | None = None  # the format of ML4SCI frame files (e2ejax.io.FRAME_FORMATS); None: detected per file
+    track_impact: str = "pt_weighted"  # d0 / dz per pixel of images built from sparse tracks (e2ejax.conventions)
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ _TYPES = {
     "float": (_is_number, "a number"),
     "dict": (lambda v: isinstance(v, dict), "a mapping"),
     "int | None": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "an integer or null"),
+    "str | None": (lambda v: v is None or isinstance(v, str), "a string or null"),
     "float | None": (lambda v: v is None or _is_number(v), "a number or null"),
     "tuple[str, ...]": (lambda v: isinstance(v, tuple) and all(isinstance(x, str) for x in v), "a list of strings"),
 }
@@ -171,6 +181,13 @@ def parse_config(raw, *, base: Path | None = None) -> TrainConfig:
     make_config(model.name, model.options)  # validates the options
     tasks.get(raw["task"])  # an unknown task is an InputError naming the known ones
     data = _build(DataSpec, raw["data"], "data")
+    check_track_impact(data.track_impact)
+    if data.format is not None:
+        from e2ejax.io import FRAME_FORMATS
+
+        if data.format not in FRAME_FORMATS:
+            raise InputError(f"expected 'data.format' among {sorted(FRAME_FORMATS)} (ML4SCI frame files); found {data.format!r}; "
+                             "fix the config or drop the key to detect the format of each file")
     if base is not None:
         resolve = lambda files: tuple(str(base / f) if not Path(f).is_absolute() else f for f in files)  # noqa: E731
         data = dataclasses.replace(data, train=resolve(data.train), validation=resolve(data.validation), test=resolve(data.test))
@@ -193,7 +210,14 @@ def parse_config(raw, *, base: Path | None = None) -> TrainConfig:
 def missing_data(cfg: TrainConfig) -> list[str]:
     """The data files of a config (train, validation, test, in order) that do not exist."""
     files = cfg.data.train + cfg.data.validation + cfg.data.test
-    return [f for f in dict.fromkeys(files) if not Path(f).exists()]
+    return [f for f in dict.fromkeys(files) if not Path(_file_of(f)).exists()]
+
+
+def _file_of(spec: str) -> str:
+    """The file of a data entry: ``path`` or, for a frame file, ``path:START:STOP``."""
+    from e2ejax.io import frame_rows
+
+    return frame_rows(spec)[0]
 
 
 def display_path(path) -> str:

@@ -3,7 +3,9 @@
 Taggers: ROC AUC of the network and of each baseline of :mod:`e2ejax.inputs.baselines` on
 the same labelled seeds. Jet calibration: median response and resolution of the
 uncalibrated and the calibrated pT (:func:`e2ejax.metrics.response_and_resolution`).
-This is what the model cards of the shipped models record.
+This is what the model cards of the shipped models record. Pre-cut frame files (ML4SCI's
+datasets, :func:`frame_examples`) are evaluated on their rows, next to the baselines their
+own values give (the e/gamma frame's phi width, the stored jet mass).
 """
 
 from __future__ import annotations
@@ -14,12 +16,71 @@ import numpy as np
 
 from e2ejax import tasks
 from e2ejax.errors import InputError
-from e2ejax.inputs import baseline_scores, calibrated_pt, calibration_examples, has_baseline_fields, trim_seed_slots
-from e2ejax.io import iterate_events
+from e2ejax.inputs import baseline_scores, calibrated_pt, calibration_examples, has_baseline_fields, phi_width, trim_seed_slots
+from e2ejax.io import FRAME_FORMATS, is_frame_file, iterate_events, iterate_frame_files
 from e2ejax.metrics import auc_difference_error, auc_standard_error, response_and_resolution, roc_auc
-from e2ejax.training.batches import EVENTS_PER_READ, fixed_batches, seed_examples
+from e2ejax.training.batches import EVENTS_PER_READ, _points_fn, fixed_batches, seed_examples
 
-__all__ = ["evaluate_tagger", "evaluate_calibration"]
+__all__ = ["evaluate_tagger", "evaluate_calibration", "frame_examples", "frame_inputs"]
+
+
+def frame_inputs(files) -> bool:
+    """True when ``files`` are pre-cut frame files (:func:`e2ejax.io.is_frame_file`), False when none is.
+
+    Raises:
+        InputError: a mix of frame files and ROOT files.
+    """
+    kinds = {f: is_frame_file(f) for f in files}
+    if len(set(kinds.values())) > 1:
+        frames = [f for f, k in kinds.items() if k]
+        roots = [f for f, k in kinds.items() if not k]
+        raise InputError(f"expected ROOT files or frame files (.h5, .hdf5, .parquet) in one list; found both ({frames[0]!r} "
+                         f"and {roots[0]!r}); fix: train on one kind (their images differ in conventions)")
+    return any(kinds.values())
+
+
+def _frame_chunk(batch, *, n_points: int | None):
+    """``(inputs, labels, mass)`` of a :class:`~e2ejax.io.FrameBatch` (GNN points when ``n_points`` is given)."""
+    mass_name = FRAME_FORMATS[batch.format].mass
+    mass = batch.extras.get(mass_name, np.zeros(batch.size)) if mass_name else np.zeros(batch.size)
+    inputs = (batch.frames,) if n_points is None else tuple(np.asarray(x) for x in _points_fn(n_points)(batch.frames))
+    return inputs, batch.labels.astype(np.float32), np.asarray(mass, np.float32)
+
+
+def frame_examples(files, *, task: str, n_points: int | None = None, max_events: int | None = None,
+                   format_name: str | None = None, batch_size: int = EVENTS_PER_READ):
+    """``(inputs, labels, mass)`` chunks of every row of frame files (``path`` or ``path:START:STOP``), one
+    chunk of each file in turn (:func:`e2ejax.io.iterate_frame_files`), at most ``max_events`` rows in all.
+
+    The frames are the network inputs as stored (float32 ``[K, H, W, C]`` in the task's channel
+    order; GNN points when ``n_points`` is given); ``labels`` float32 ``[K]`` the task's 0/1;
+    ``mass`` the stored jet mass (zeros where the format stores none).
+    """
+    for batch in iterate_frame_files(list(files), task=task, format_name=format_name, batch_size=batch_size, max_rows=max_events):
+        yield _frame_chunk(batch, n_points=n_points)
+
+
+def _frame_observables(task: str, batch) -> dict[str, np.ndarray]:
+    """The baseline observables a frame file's rows give: the e/gamma frame's ``phi_width``, the stored jet ``mass``."""
+    if tasks.get(task).seed_group == "eg":
+        return {"phi_width": phi_width(batch.frames)}
+    mass_name = FRAME_FORMATS[batch.format].mass
+    return {"mass": batch.extras[mass_name]} if mass_name in batch.extras else {}
+
+
+def _evaluate_frames(predict: Callable, params, files, *, task: str, n_points, max_events, format_name, batch_size) -> dict:
+    """:func:`evaluate_tagger` on frame files: every row is a labelled seed."""
+    chunks, observables = [], {}
+    for batch in iterate_frame_files(list(files), task=task, format_name=format_name, batch_size=EVENTS_PER_READ,
+                                     max_rows=max_events):
+        chunks.append(_frame_chunk(batch, n_points=n_points))
+        for name, values in _frame_observables(task, batch).items():
+            observables.setdefault(name, []).append(values)
+    n_rows = sum(len(c[1]) for c in chunks)
+    known = {o: np.concatenate(v) for o, v in observables.items() if sum(map(len, v)) == n_rows}
+    baselines = {name: [sign * known[o]] for name, (o, sign) in tasks.get(task).baselines.items() if o in known}
+    return _tagger_figures(predict, params, files, chunks, baselines, task=task, n_events=n_rows, batch_size=batch_size,
+                           without=None if baselines else "the frame files store none of the baselines' observables")
 
 
 def _predict_all(predict: Callable, params, chunks, *, batch_size: int) -> np.ndarray:
@@ -32,8 +93,11 @@ def _predict_all(predict: Callable, params, chunks, *, batch_size: int) -> np.nd
 
 
 def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: int | None = None,
-                    max_events: int | None = None, batch_size: int = 64) -> dict:
-    """AUC of ``predict(params, *inputs)`` and of the task's baselines on labelled seeds of ``files``.
+                    max_events: int | None = None, batch_size: int = 64, format_name: str | None = None,
+                    track_impact: str = "pt_weighted") -> dict:
+    """AUC of ``predict(params, *inputs)`` and of the task's baselines on labelled seeds of ``files``
+    (ROOT files, or frame files of ``format_name``: each row a seed; ``track_impact``: the d0 / dz
+    of frames built from sparse tracks).
 
     Returns:
         ``{"files", "events", "seeds", "signal", "auc", "auc_error", "baselines": {name: auc},
@@ -46,11 +110,14 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
         particle-flow constituents) give ``baselines`` ``{}`` and ``best_baseline``, ``margin``,
         ``margin_error``, ``margin_sigma`` None, with the reason in ``no_baselines``.
     """
+    if frame_inputs(files):
+        return _evaluate_frames(predict, params, files, task=task, n_points=n_points, max_events=max_events,
+                                format_name=format_name, batch_size=batch_size)
     group = tasks.get(task).seed_group
     chunks, baselines, n_events, without = [], {}, 0, []
     for events in iterate_events(list(files), max_events=max_events, step_size=EVENTS_PER_READ):
         n_events += len(np.asarray(events[f"{group}_mask"]))
-        inputs, labels, mass = seed_examples(events, task=task, n_points=n_points)
+        inputs, labels, mass = seed_examples(events, task=task, n_points=n_points, track_impact=track_impact)
         trimmed = trim_seed_slots(events, group)
         keep = (np.asarray(trimmed[f"{group}_mask"]) & (np.asarray(trimmed[f"{group}_label"]) >= 0))
         if group == "eg":  # the e/gamma observable is measured on the frame the network sees
@@ -63,6 +130,14 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
         for name, s in scores.items():
             baselines.setdefault(name, []).append(s)
         chunks.append((inputs, labels, mass))
+    return _tagger_figures(predict, params, files, chunks, baselines, task=task, n_events=n_events, batch_size=batch_size,
+                           without=f"no particle-flow constituents in {sorted(set(map(str, without)))}" if without else None)
+
+
+def _tagger_figures(predict: Callable, params, files, chunks, baselines: dict, *, task: str, n_events: int,
+                    batch_size: int, without: str | None) -> dict:
+    """The figures of :func:`evaluate_tagger` from ``(inputs, labels, mass)`` chunks and the baselines'
+    scores of the same seeds (``without``: why there are none)."""
     labels = np.concatenate([c[1] for c in chunks]) if chunks else np.zeros(0)
     if len(np.unique(labels)) < 2:
         raise InputError(f"held-out evaluation needs labelled signal and background {task} seeds in {list(files)}; found {len(labels)} seeds with labels {sorted(set(labels.tolist()))}")
@@ -74,7 +149,7 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
            "auc": auc, "auc_error": auc_standard_error(auc, n_signal, n_background)}
     if without:  # one baseline over some of the seeds only would not compare with the network's AUC
         return {**out, "baselines": {}, "baseline_errors": {}, "best_baseline": None, "margin": None, "margin_error": None,
-                "margin_sigma": None, "no_baselines": f"no particle-flow constituents in {sorted(set(map(str, without)))}"}
+                "margin_sigma": None, "no_baselines": without}
     # a baseline is credited with its better orientation, so it is never handicapped by the sign convention
     aucs = {name: max(a, 1.0 - a) for name, a in ((n, roc_auc(labels, np.concatenate(v))) for n, v in baselines.items())}
     best = max(aucs, key=aucs.get)

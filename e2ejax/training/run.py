@@ -1,9 +1,11 @@
 """A training run from a config: examples, steps, checkpoints, resume, provenance and held-out evaluation.
 
 The run directory (``output`` in the config) receives ``checkpoints/`` (orbax, last N +
-best, model cards) and ``history.json``. Running the same config again resumes from the
-latest complete checkpoint: the data order depends only on the seed and the epoch, so a
-resumed run ends where an uninterrupted one would.
+best, model cards) and ``history.json``; each card records the conventions of the training
+images (``input_conventions``, :func:`input_conventions`), which taggers check inputs
+against. Running the same config again resumes from the latest complete checkpoint: the
+data order depends only on the seed and the epoch, so a resumed run ends where an
+uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -18,18 +20,18 @@ import jax
 import numpy as np
 from flax import nnx
 
-from e2ejax import tasks
+from e2ejax import conventions, tasks
 from e2ejax.errors import InputError
 from e2ejax.inputs import calibration_examples
-from e2ejax.io import file_provenance, iterate_events
+from e2ejax.io import count_frame_rows, file_provenance, frame_format, frame_rows, iterate_events
 from e2ejax.nets import build, takes_points
 from e2ejax.store import Checkpointer, save_state
 from e2ejax.training.batches import EVENTS_PER_READ, fixed_batches, seed_examples
 from e2ejax.training.config import TrainConfig, display_path, load_config, make_optimizer, missing_data, simulate_commands
-from e2ejax.training.evaluation import evaluate_calibration, evaluate_tagger
+from e2ejax.training.evaluation import evaluate_calibration, evaluate_tagger, frame_examples, frame_inputs
 from e2ejax.training.steps import TrainState, fit, make_steps
 
-__all__ = ["RunResult", "train", "examples", "held_out_summary"]
+__all__ = ["RunResult", "train", "examples", "held_out_summary", "input_conventions"]
 
 
 class RunResult(NamedTuple):
@@ -45,13 +47,18 @@ class RunResult(NamedTuple):
     checkpoints: Path
 
 
-def examples(files, *, task: str, n_points, n_constituents, max_events, batch_size, seed, shuffle):
-    """Fixed-size :class:`~e2ejax.training.Batch` es of ``task`` from ``files`` (shuffled with ``seed``)."""
-    events = iterate_events(list(files), max_events=max_events, step_size=EVENTS_PER_READ)
-    if tasks.get(task).inputs == "constituents":
+def examples(files, *, task: str, n_points, n_constituents, max_events, batch_size, seed, shuffle, format_name=None,
+             track_impact: str = "pt_weighted"):
+    """Fixed-size :class:`~e2ejax.training.Batch` es of ``task`` from ``files`` (shuffled with ``seed``): ROOT
+    files (frames built with ``track_impact``) or pre-cut frame files (of ``format_name``, default detected)."""
+    if frame_inputs(files):
+        chunks = frame_examples(files, task=task, n_points=n_points, max_events=max_events, format_name=format_name)
+    elif tasks.get(task).inputs == "constituents":
+        events = iterate_events(list(files), max_events=max_events, step_size=EVENTS_PER_READ)
         chunks = ((x, t, np.zeros_like(t)) for x, t, _, _ in (calibration_examples(ev, n_constituents=n_constituents) for ev in events))
     else:
-        chunks = (seed_examples(ev, task=task, n_points=n_points) for ev in events)
+        events = iterate_events(list(files), max_events=max_events, step_size=EVENTS_PER_READ)
+        chunks = (seed_examples(ev, task=task, n_points=n_points, track_impact=track_impact) for ev in events)
     rng = np.random.default_rng(seed) if shuffle else None
     return fixed_batches(chunks, batch_size=batch_size, rng=rng, buffer=8 * batch_size if shuffle else 0)
 
@@ -66,7 +73,45 @@ def _check_model_task(name: str, task: str) -> None:
 def _evaluate(predict, params, cfg, files, *, n_points, n_constituents) -> dict:
     if tasks.get(cfg.task).inputs == "constituents":
         return evaluate_calibration(predict, params, files, n_constituents=n_constituents)
-    return evaluate_tagger(predict, params, files, task=cfg.task, n_points=n_points, batch_size=cfg.training.batch_size)
+    return evaluate_tagger(predict, params, files, task=cfg.task, n_points=n_points, batch_size=cfg.training.batch_size,
+                           format_name=cfg.data.format, track_impact=cfg.data.track_impact)
+
+
+def _file_conventions(spec: str, cfg: TrainConfig) -> dict:
+    """The conventions of the images the model sees from one data file: a frame file's format's; for a ROOT
+    file GeV images built with the config's ``data.track_impact``, under what its first batch declares."""
+    if frame_inputs([spec]):
+        return dict(frame_format(frame_rows(spec)[0], cfg.data.format).conventions)
+    first = next(iter(iterate_events([spec], max_events=1)), None)
+    return {"image_units": "GeV", "track_impact": cfg.data.track_impact, **(first.conventions if first is not None else {})}
+
+
+def input_conventions(cfg: TrainConfig, say=print) -> dict:
+    """The input conventions (:mod:`e2ejax.conventions`) of a config's data, one set for all its files,
+    for the model card's ``input_conventions``; the line about stored channels the models do not read
+    goes to ``say``, once per frame format.
+
+    Raises:
+        InputError: files whose conventions differ (e.g. ROOT files with ML4SCI frame files).
+    """
+    files = list(dict.fromkeys(cfg.data.train + cfg.data.validation + cfg.data.test))
+    found = {f: _file_conventions(f, cfg) for f in files}
+    first = files[0]
+    for f in files[1:]:
+        if found[f] != found[first]:
+            raise InputError(f"expected one set of input conventions for all the data files of the config; found "
+                             f"{found[first]} in {display_path(first)!r} and {found[f]} in {display_path(f)!r}; "
+                             "fix: train on files whose images are made alike (docs/ML4SCI.md, e2ejax.conventions)")
+    if frame_inputs(files):
+        by_format = {}
+        for f in files:
+            fmt = frame_format(frame_rows(f)[0], cfg.data.format)
+            by_format.setdefault(fmt.name, (fmt, []))[1].append(display_path(frame_rows(f)[0]))
+        for fmt, paths in by_format.values():
+            note = fmt.unread_note(", ".join(dict.fromkeys(paths)))
+            if note:
+                say(note)
+    return {k: v for k, v in found[first].items() if k in conventions.KEYS}
 
 
 def held_out_summary(task: str, evaluation: dict) -> str:
@@ -89,6 +134,10 @@ def _check_data(cfg: TrainConfig, config_path) -> None:
     missing = missing_data(cfg)
     if not missing:
         return
+    if frame_inputs(missing):
+        files = dict.fromkeys(display_path(frame_rows(f)[0]) for f in missing)
+        raise InputError(f"expected the data files of {str(config_path)!r} (paths relative to the config); missing: "
+                         f"{', '.join(files)}; fix: download ML4SCI's files (the config's header, docs/ML4SCI.md) there, or fix the paths")
     commands = simulate_commands(config_path, missing)
     how = (f"make them with: {'; '.join(commands)}" if commands else
            "make them with 'e2ejax simulate' (the config's header holds no command writing them), or fix the paths")
@@ -134,8 +183,12 @@ def train(config_path, *, fresh: bool = False, progress: bool = True, command: s
     n_points = model.config.n_points if takes_points(model) else None
     n_constituents = getattr(model.config, "n_constituents", None)
     common = dict(task=cfg.task, n_points=n_points, n_constituents=n_constituents, max_events=cfg.data.max_events,
-                  batch_size=cfg.training.batch_size)
-    n_train = sum(int(np.sum(b.weights)) for b in examples(cfg.data.train, seed=0, shuffle=False, **common))
+                  batch_size=cfg.training.batch_size, format_name=cfg.data.format, track_impact=cfg.data.track_impact)
+    data_conventions = input_conventions(cfg, say)
+    if frame_inputs(cfg.data.train):  # every row is a labelled example: counted without reading the frames
+        n_train = count_frame_rows(cfg.data.train, task=cfg.task, format_name=cfg.data.format, max_rows=cfg.data.max_events)
+    else:
+        n_train = sum(int(np.sum(b.weights)) for b in examples(cfg.data.train, seed=0, shuffle=False, **common))
     if n_train == 0:
         what = "jets matched to generator jets" if task.inputs == "constituents" else f"labelled {cfg.task} seeds"
         raise InputError(f"no {what} in {list(cfg.data.train)}; check the files and the task")
@@ -162,7 +215,8 @@ def train(config_path, *, fresh: bool = False, progress: bool = True, command: s
 
     def on_epoch_end(epoch, st, metrics, is_best):
         history.append(metrics)
-        extra = {"history": history, "training_seconds": round(time.perf_counter() - t0 + spent, 1), "data": data_provenance}
+        extra = {"history": history, "training_seconds": round(time.perf_counter() - t0 + spent, 1), "data": data_provenance,
+                 "input_conventions": data_conventions}
         if is_best and cfg.data.test:  # the held-out figures of these parameters go in their card
             extra["evaluation"] = _evaluate(steps.predict, st.params, cfg, cfg.data.test, n_points=n_points, n_constituents=n_constituents)
         save_state(ckpt, st, name=cfg.model.name, model=model, task=cfg.task, config=cfg.to_dict(),
