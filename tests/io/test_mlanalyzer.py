@@ -335,3 +335,24 @@ def test_the_cli_tags_an_mlanalyzer_ntuple(qg_as_mlanalyzer, tmp_path, capsys):
     written = uproot.open(entry["output"])["Predictions"].arrays(library="np")
     np.testing.assert_array_equal(np.concatenate(written["jet_qg"]), np.concatenate(
         uproot.open(out)["Predictions"].arrays(library="np")["jet_qg"]))
+
+
+def test_train_on_an_mlanalyzer_ntuple_records_its_conventions(qg_as_mlanalyzer, tmp_path, capsys):
+    from e2ejax.inference import Tagger
+    from e2ejax.store import load_model
+
+    path, *_ = qg_as_mlanalyzer
+    cfg = tmp_path / "mla.yaml"
+    cfg.write_text(
+        "model: {name: vgg, options: {height: 125, width: 125, channels: 3, features: [4], hidden: 8}}\n"
+        f"task: qg\ndata: {{train: [{path}], validation: [{path}]}}\n"
+        "optimizer: {name: adam, learning_rate: 1.0e-2}\ntraining: {epochs: 1, batch_size: 8, patience: 5}\n"
+        f"output: {tmp_path / 'run'}\n")
+    assert main(["train", str(cfg), "-q"]) == 0
+    assert "trained vgg on" in capsys.readouterr().out
+    _, card, _ = load_model(tmp_path / "run" / "checkpoints")
+    assert card["input_conventions"] == {"track_impact": "mean", "image_units": "GeV"}
+    tagger = Tagger.from_pretrained(tmp_path / "run" / "checkpoints", backend="xla")
+    assert tagger.conventions["track_impact"] == "mean"
+    assert main(["tag", path, "--model", str(tmp_path / "run" / "checkpoints"), "-o", str(tmp_path / "s.root"), "-q"]) == 0
+    assert "AUC" in capsys.readouterr().out
