@@ -45,8 +45,11 @@ class Task:
         shipped_sample: file name of the shipped held-out sample in ``e2ejax/data``.
         shipped_model: name of the shipped model in ``checkpoints/``.
         inputs: what the networks take: ``"frames"`` (seed frames, or their hottest
-            pixels as points for the GNN) or ``"constituents"`` (jet particle-flow candidates).
+            pixels as points for the GNN; the particle networks of a jet task take the
+            jets' candidates instead) or ``"constituents"`` (jet particle-flow candidates).
         networks: the registry networks (:data:`e2ejax.nets.REGISTRY`) that fit these inputs.
+        n_particles: particle-flow candidates per jet kept for the particle networks
+            (:func:`e2ejax.inputs.jet_particles`, highest pT first); 0 where they do not apply.
     """
 
     name: str
@@ -63,6 +66,7 @@ class Task:
     shipped_model: str
     inputs: str
     networks: tuple[str, ...]
+    n_particles: int = 0
 
     @property
     def is_tagger(self) -> bool:
@@ -86,19 +90,20 @@ def _baselines(**entries) -> MappingProxyType:
 
 _JET = "jet"
 _IMAGE_NETS = ("vgg", "resnet15", "gnn")
+_JET_NETS = _IMAGE_NETS + ("pcnn", "pfn")
 TASKS = MappingProxyType({
     t.name: t for t in (
         Task("qg", "quark/gluon tagging", "classification", _JET, ("trk", "eb", "hbhe", "jet"), ("track_pt", "ecal", "hcal"), 125, "jet_label",
              _baselines(girth=("girth", 1.0), multiplicity=("multiplicity", 1.0)),
-             ("quark", "gluon"), "sim_qg.root", "qg", "frames", _IMAGE_NETS),
+             ("quark", "gluon"), "sim_qg.root", "qg", "frames", _JET_NETS, 64),
         Task("top", "top tagging", "classification", _JET, ("trk", "eb", "hbhe", "bpix", "jet"),
              ("track_pt", "track_d0", "track_dz", "ecal", "hcal", "bpix1", "bpix2", "bpix3"), 125, "jet_label",
              _baselines(**{"mass": ("mass", 1.0), "-|mass - 172.5|": ("top_window", -1.0)}),
-             ("QCD", "top"), "sim_top.root", "top", "frames", _IMAGE_NETS),
+             ("QCD", "top"), "sim_top.root", "top", "frames", _JET_NETS, 128),
         Task("tau", "tau tagging", "classification", _JET, ("trk", "eb", "hbhe", "jet"),
              ("track_pt", "track_d0", "track_dz", "ecal", "hcal"), 125, "jet_label",
              _baselines(**{"-girth": ("girth", -1.0), "-n_charged": ("n_charged", -1.0), "-mass": ("mass", -1.0)}),
-             ("QCD jet", "tau"), "sim_tau.root", "tau", "frames", _IMAGE_NETS),
+             ("QCD jet", "tau"), "sim_tau.root", "tau", "frames", _JET_NETS, 64),
         Task("egamma", "electron/photon identification", "classification", "eg", ("eb", "eg"), ("ecal",), 32, "eg_label",
              _baselines(phi_width=("phi_width", 1.0)),
              ("photon", "electron"), "sim_egamma.root", "egamma", "frames", _IMAGE_NETS),

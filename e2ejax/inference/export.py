@@ -107,14 +107,15 @@ def to_saved_model(model, directory, *, objective: str = "classification", card:
 
     predict, params = make_predict(model, objective=objective)
     specs = model.input_spec
-    poly = ["(b, " + ", ".join(str(d) for d in s.shape) + ")" for s in specs]
+    poly = ["(b, " + ", ".join(str(d) for d in s.shape) + ")" for s in specs]  # a named axis ("P") stays symbolic
     converted = jax2tf.convert(
         lambda *x: predict(params, *x),
         polymorphic_shapes=poly,
         native_serialization_platforms=("cpu", "cuda"),
         with_gradient=False,
     )
-    signature = [tf.TensorSpec((None,) + tuple(s.shape), tf.float32, name=s.name) for s in specs]
+    signature = [tf.TensorSpec((None,) + tuple(d if isinstance(d, int) else None for d in s.shape), tf.float32, name=s.name)
+                 for s in specs]
 
     @tf.function(input_signature=signature, autograph=False)
     def serve(*inputs):
@@ -161,13 +162,13 @@ def onnx_session(path, *, threads: int = 1):
         ) from None
 
 
-def random_inputs(model, batch: int, *, seed: int = 0) -> list[np.ndarray]:
+def random_inputs(model, batch: int, *, seed: int = 0, axis_size: int = 16) -> list[np.ndarray]:
     """Random float32 inputs for ``model`` following its ``input_spec``; masks are 0/1 with
-    at least two real entries, type indices are valid."""
+    at least two real entries, type indices are valid; a named axis (``"P"``) gets ``axis_size``."""
     rng = np.random.default_rng(seed)
     out = []
     for s in model.input_spec:
-        shape = (batch,) + tuple(s.shape)
+        shape = (batch,) + tuple(d if isinstance(d, int) else axis_size for d in s.shape)
         if s.name == "mask":
             m = (rng.random(shape) < 0.7).astype(np.float32)
             m[:, :2] = 1.0

@@ -186,7 +186,7 @@ def score_batches(taggers: Mapping[str, Tagger], files, *, batch_size: int = 64,
     """
     stage = timer if timer is not None else (lambda _: contextlib.nullcontext())
     done = _ready if timer is not None else (lambda tree: tree)
-    require = tasks.hit_groups(t.task for t in taggers.values())
+    require = sorted({g for t in taggers.values() for g in t.hit_groups})
     # only the groups the taggers use (half the reading time of every group on the shipped samples)
     events = iterate_events(files, step_size=max(batch_size, EVENTS_PER_READ), entry_start=entry_start, entry_stop=entry_stop,
                             groups=sorted(set(require) | set(groups)), require=require, optional=("ee", *groups),

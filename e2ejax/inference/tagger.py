@@ -16,6 +16,7 @@ intra_op_parallelism_threads=1`` in the environment.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Mapping, NamedTuple
 
 import jax
@@ -24,12 +25,23 @@ import numpy as np
 
 from e2ejax import conventions as conventions_
 from e2ejax import tasks
-from e2ejax.errors import InputError
+from e2ejax.errors import InputError, need_fields
 from e2ejax.inference.export import check_export_card, onnx_session
 from e2ejax.inference.onnx_cache import cached_onnx, temporary_onnx
-from e2ejax.inputs import gnn_points, is_dense, seed_frames, trim_seed_slots
+from e2ejax.inputs import (
+    PARTICLE_FIELDS,
+    ParticleOverflowWarning,
+    gnn_points,
+    is_dense,
+    jet_particles,
+    jet_seed_cells,
+    particle_examples,
+    particle_inputs,
+    seed_frames,
+    trim_seed_slots,
+)
 from e2ejax.io import GROUPS, bucket
-from e2ejax.nets import make_predict, takes_points
+from e2ejax.nets import make_predict, spec_mismatch, takes_particles, takes_points
 from e2ejax.store import load_model, resolve_checkpoint
 
 __all__ = ["Tagger", "TagResult", "builder_events", "pad_rows", "resolve_backend", "rows_per_call", "CALL_BYTES"]
@@ -226,6 +238,13 @@ class Tagger:
         self.max_rows = _check_max_rows(max_rows) if max_rows is not None else rows_per_call(task)
         self.backend = resolve_backend(backend)
         self.graph = takes_points(model)
+        self.particles = takes_particles(model)
+        if self.particles and tasks.get(task).n_particles == 0:
+            raise InputError(f"expected a jet task for the particle network {type(model).__name__}; found task {task!r}, "
+                             f"whose candidates are not jets: pick one of "
+                             f"{[n for n in tasks.taggers() if tasks.get(n).n_particles]}")
+        self._names = [s.name for s in model.input_spec]
+        self._jet_seeds = jax.jit(functools.partial(jet_seed_cells, task=task)) if self.particles else None
         predict, params = make_predict(model)
         self._params = params
         self._seed_frames = jax.jit(functools.partial(seed_frames, task=task, track_impact=self.conventions["track_impact"]))
@@ -238,7 +257,6 @@ class Tagger:
             if onnx_path is None:
                 onnx_path, self._tmp = temporary_onnx(model)
             self._session = onnx_session(onnx_path, threads=threads)
-            self._names = [s.name for s in model.input_spec]
 
     def _to_inputs(self, frames):
         return gnn_points(frames, n_points=self.model.config.n_points) if self.graph else (frames,)
@@ -268,6 +286,8 @@ class Tagger:
             order (on XLA followed by padding rows up to :func:`pad_rows`' size);
             ``seeds`` int32 ``[B, S, 2]``, ``mask`` and ``in_acceptance`` bool ``[B, S]``.
         """
+        if self.particles:
+            return self._particle_seed_inputs(events)
         # events declaring no conventions hold sparse hits: their images are built here, in GeV
         declared = getattr(events, "conventions", None) or {"image_units": "GeV"}
         conventions_.check(self.conventions, declared, channels=tasks.get(self.task).channels,
@@ -284,6 +304,33 @@ class Tagger:
         b, s = kept.shape  # the builder's events may hold more events and slots than these
         return parts, rows, np.asarray(seeds)[:b, :s], np.asarray(mask)[:b, :s], np.asarray(in_acceptance)[:b, :s]
 
+    def _particle_seed_inputs(self, events: Mapping):
+        """:meth:`seed_inputs` of a particle network: each real jet's candidates
+        (:func:`e2ejax.inputs.jet_particles`, ``tasks.get(task).n_particles`` of them), the
+        seeds of the same jets as the image taggers (:func:`e2ejax.inputs.jet_seed_cells`)."""
+        where = getattr(events, "file", "the events")
+        events = _check_events(events)
+        trimmed = trim_seed_slots(events, self.group)
+        need_fields(trimmed, PARTICLE_FIELDS, what=f"the particle network {type(self.model).__name__}",
+                    fix="tag files written by e2ejax simulate (dense images and MLAnalyzer ntuples hold no particle-flow candidates)")
+        rows = np.flatnonzero(np.asarray(trimmed[self.group + "_mask"]))
+        seeds, mask, in_acceptance = self._jet_seeds(trimmed)
+        n_particles = tasks.get(self.task).n_particles
+        inputs, overflow = particle_examples(trimmed, n_particles=n_particles, names=self._names, slots=rows)
+        if overflow:
+            warnings.warn(ParticleOverflowWarning(
+                f"{overflow} candidates beyond the {n_particles} highest-pT ones of their jet in {where} were not used by "
+                f"{type(self.model).__name__}"), stacklevel=3)
+        parts, start = [], 0
+        for part in self.row_parts(rows):
+            take = np.arange(start, start + part.size)
+            if self._session is None:  # XLA: a few padded sizes, so a few compiled programs
+                take = pad_rows(take)
+            parts.append((tuple(x[take] if len(x) else np.zeros((take.size,) + x.shape[1:], x.dtype) for x in inputs),
+                          part.size))
+            start += part.size
+        return parts, rows, np.asarray(seeds), np.asarray(mask), np.asarray(in_acceptance)
+
     def row_parts(self, rows: np.ndarray) -> list[np.ndarray]:
         """``rows`` in equal consecutive parts of at most ``max_rows`` (one empty part when there are none):
         few distinct padded sizes, so few compiled programs.
@@ -296,6 +343,12 @@ class Tagger:
             [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
         """
         return np.array_split(rows, max(-(-len(rows) // self.max_rows), 1))
+
+    @property
+    def hit_groups(self) -> tuple[str, ...]:
+        """The sparse groups a file must hold for this tagger: its task's, and ``pf`` for a particle network."""
+        groups = tasks.get(self.task).hit_groups
+        return groups + ("pf",) if self.particles else groups
 
     @property
     def group(self) -> str:
@@ -338,13 +391,9 @@ class Tagger:
         if not isinstance(inputs, (tuple, list)) or len(inputs) != len(specs):
             found = len(inputs) if isinstance(inputs, (tuple, list)) else type(inputs).__name__
             raise InputError(f"expected {len(specs)} network input(s) {[s.name for s in specs]} as a tuple; found {found}")
-        batch = {np.shape(x)[:1] for x in inputs}
-        for spec, x in zip(specs, inputs):
-            if tuple(np.shape(x)[1:]) != tuple(spec.shape) or np.ndim(x) != len(spec.shape) + 1:
-                raise InputError(f"expected network input {spec.name!r} of shape [N, {', '.join(map(str, spec.shape))}]; "
-                                 f"found {tuple(np.shape(x))}; build inputs with Tagger.seed_inputs(events)")
-        if len(batch) != 1:
-            raise InputError(f"expected one batch size N for all network inputs; found {sorted(batch)}")
+        problem = spec_mismatch(specs, [np.shape(x) for x in inputs])
+        if problem:
+            raise InputError(f"{problem}; build inputs with Tagger.seed_inputs(events)")
 
     @classmethod
     def from_pretrained(cls, name_or_path, *, backend: str = "auto", threads: int = 1, accept_units: bool = False) -> "Tagger":
@@ -376,6 +425,11 @@ class Tagger:
         predict, params = self._predict_fn, self._params
 
         def scores(events):
+            if self.particles:
+                mask = jnp.asarray(events[self.group + "_mask"], bool)
+                particles = jet_particles(events, n_particles=tasks.get(self.task).n_particles)
+                inputs = [x.reshape((-1,) + x.shape[2:]) for x in particle_inputs(particles, self._names)]
+                return jnp.where(mask, predict(params, *inputs).reshape(mask.shape), 0.0)
             frames, _, mask, _ = seed_frames(events, task=self.task, track_impact=self.conventions["track_impact"])
             return jnp.where(mask, predict(params, *self._to_inputs(frames)).reshape(mask.shape), 0.0)
 

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from e2ejax.errors import InputError, need_fields
+from e2ejax.inputs.constituents import select_constituents
 
 __all__ = ["CONSTITUENT_TYPES", "CONSTITUENT_FEATURES", "JET_FEATURES", "jet_constituents", "calibration_examples", "calibrated_pt"]
 
@@ -72,30 +73,16 @@ def jet_constituents(events: Mapping, *, n_constituents: int = 64):
     _need(events, _PF + _JET)
     if n_constituents < 1:
         raise InputError(f"n_constituents: expected a positive integer, found {n_constituents}")
-    pt = jnp.asarray(events["pf_pt"], jnp.float32)
-    eta = jnp.asarray(events["pf_eta"], jnp.float32)
-    phi = jnp.asarray(events["pf_phi"], jnp.float32)
-    ptype = jnp.asarray(events["pf_type"]).astype(jnp.float32)
-    owner = jnp.asarray(events["pf_jet"]).astype(jnp.int32)
-    pmask = jnp.asarray(events["pf_mask"], bool)
     jpt = jnp.asarray(events["jet_pt"], jnp.float32)
     jeta = jnp.asarray(events["jet_eta"], jnp.float32)
     jphi = jnp.asarray(events["jet_phi"], jnp.float32)
     jmass = jnp.asarray(events["jet_mass"], jnp.float32)
     jmask = jnp.asarray(events["jet_mask"], bool)
-    n_slots, n_pf = jpt.shape[1], pt.shape[1]
-    k = min(n_constituents, n_pf)
-
-    slot = jnp.arange(n_slots, dtype=jnp.int32)
-    member = pmask[:, None, :] & (owner[:, None, :] == slot[None, :, None]) & jmask[:, :, None]  # [B, S, P]
-    rank = jnp.where(member, pt[:, None, :], -jnp.inf)
-    _, idx = jax.lax.top_k(rank, k)  # [B, S, k] highest pT first
-    keep = jnp.take_along_axis(member, idx, axis=-1)
-
-    def pick(x):
-        return jnp.take_along_axis(jnp.broadcast_to(x[:, None, :], member.shape), idx, axis=-1)
-
-    c_pt, c_eta, c_phi, c_type = pick(pt), pick(eta), pick(phi), pick(ptype)
+    sel = select_constituents(events, n_constituents)
+    keep = sel.keep
+    k = keep.shape[-1]
+    c_pt, c_eta, c_phi = (sel.pick(jnp.asarray(events[f], jnp.float32)) for f in ("pf_pt", "pf_eta", "pf_phi"))
+    c_type = sel.pick(jnp.asarray(events["pf_type"]).astype(jnp.float32))
     safe_jpt = jnp.where(jmask & (jpt > 0), jpt, 1.0)[..., None]
     dphi = jnp.mod(c_phi - jphi[..., None] + jnp.pi, 2 * jnp.pi) - jnp.pi
     feats = jnp.stack([jnp.log(jnp.maximum(c_pt, 1e-3)), c_eta - jeta[..., None], dphi, c_pt / safe_jpt], axis=-1)

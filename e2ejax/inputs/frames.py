@@ -149,6 +149,17 @@ def jet_inputs_at(events: Mapping, rows: jax.Array, *, task: str = "qg", track_i
     return frames[:, 0], seeds, mask, frames_in_acceptance(seeds, height=size, rows=geometry.ECAL.shape[0])
 
 
+def jet_seed_cells(events: Mapping, *, task: str = "qg"):
+    """The jet seeds alone, as :func:`jet_inputs` finds them, without building any frame (for
+    the particle taggers, which score the same jets as the image taggers).
+
+    Returns:
+        ``(seeds int32 [B, S, 2], jet_mask bool [B, S], in_acceptance bool [B, S])``.
+    """
+    _, size, _, seeds, mask = _jet_seeds(events, task)
+    return seeds, mask, frames_in_acceptance(seeds, height=size, rows=geometry.ECAL.shape[0])
+
+
 def _jet_task(task: str) -> tasks.Task:
     """The registry entry of a jet image task (InputError for any other task)."""
     t = tasks.get(task)

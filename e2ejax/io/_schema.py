@@ -38,7 +38,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "hbhe": ("ieta", "iphi", "energy"),
     "trk": ("pt", "eta", "phi", "d0", "dz", "charge"),
     "bpix": ("layer", "eta", "phi"),
-    "pf": ("pt", "eta", "phi", "type", "jet"),
+    "pf": ("pt", "eta", "phi", "type", "jet", "charge", "d0", "dz"),
     "jet": ("pt", "eta", "phi", "mass", "pt_true", "label", "seed_row", "seed_col"),
     "eg": ("pt", "eta", "phi", "label", "converted", "seed_row", "seed_col"),
 }

@@ -19,8 +19,10 @@ from e2ejax.errors import InputError
 from e2ejax.nets._cnn import EGammaVGG, ResNet15, ResNetConfig, VGGConfig
 from e2ejax.nets._deepsets import DeepSetsCalibration, DeepSetsConfig
 from e2ejax.nets._gnn import GNNConfig, GNNTagger
-from e2ejax.nets._predict import OBJECTIVES, make_apply, make_predict, predict_from
-from e2ejax.nets._spec import InputSpec, spec_to_json
+from e2ejax.nets._pcnn import PCNN, PCNNConfig
+from e2ejax.nets._pfn import PFN, PFNConfig
+from e2ejax.nets._predict import OBJECTIVES, VARIABLES, make_apply, make_predict, predict_from
+from e2ejax.nets._spec import InputSpec, spec_mismatch, spec_to_json
 
 __all__ = [
     "REGISTRY",
@@ -28,11 +30,14 @@ __all__ = [
     "make_config",
     "InputSpec",
     "OBJECTIVES",
+    "VARIABLES",
     "make_apply",
     "make_predict",
     "predict_from",
     "takes_points",
+    "takes_particles",
     "spec_to_json",
+    "spec_mismatch",
     "EGammaVGG",
     "VGGConfig",
     "ResNet15",
@@ -41,6 +46,10 @@ __all__ = [
     "GNNConfig",
     "DeepSetsCalibration",
     "DeepSetsConfig",
+    "PCNN",
+    "PCNNConfig",
+    "PFN",
+    "PFNConfig",
 ]
 
 REGISTRY = MappingProxyType(
@@ -49,6 +58,8 @@ REGISTRY = MappingProxyType(
         "resnet15": (ResNetConfig, ResNet15),
         "gnn": (GNNConfig, GNNTagger),
         "deepsets": (DeepSetsConfig, DeepSetsCalibration),
+        "pcnn": (PCNNConfig, PCNN),
+        "pfn": (PFNConfig, PFN),
     }
 )
 
@@ -73,6 +84,12 @@ def takes_points(model) -> bool:
     """True when ``model`` takes point clouds ``(points, mask)`` (the GNN), false for frames:
     decided by its ``input_spec``, the one answer every layer uses."""
     return [s.name for s in model.input_spec] == ["points", "mask"]
+
+
+def takes_particles(model) -> bool:
+    """True when ``model`` takes each jet's particle-flow candidates (ParticleNet, ParT, P-CNN,
+    PFN: :func:`e2ejax.inputs.jet_particles`): its inputs have a named particle axis ``"P"``."""
+    return any("P" in s.shape for s in model.input_spec)
 
 
 def build(name: str, options: dict | None = None, *, rngs: nnx.Rngs):

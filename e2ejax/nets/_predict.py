@@ -5,16 +5,21 @@ from __future__ import annotations
 import jax
 from flax import nnx
 
-__all__ = ["OBJECTIVES", "make_apply", "make_predict", "predict_from"]
+__all__ = ["OBJECTIVES", "VARIABLES", "make_apply", "make_predict", "predict_from"]
 
 #: what a network's single output means: a logit (sigmoid scores) or the regressed value itself
 OBJECTIVES = ("classification", "regression")
+
+#: the variables of a network that ``apply`` takes and a checkpoint saves as its ``params``: the
+#: trained parameters and, for networks with batch normalisation, its running statistics
+VARIABLES = (nnx.Param, nnx.BatchStat)
 
 
 def make_apply(model: nnx.Module):
     """Split ``model`` into ``(apply, params)`` with ``apply(params, *inputs) -> model(*inputs)``.
 
-    Non-parameter state (if any) is closed over as constants.
+    ``params`` holds the :data:`VARIABLES` (parameters and batch-norm statistics); the rest
+    (e.g. dropout streams, unused in inference mode) is closed over as constants.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -23,7 +28,7 @@ def make_apply(model: nnx.Module):
         >>> apply(params, jnp.ones((3, 2))).shape
         (3, 1)
     """
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    graphdef, params, rest = nnx.split(model, VARIABLES, ...)
 
     def apply(params, *inputs):
         return nnx.merge(graphdef, params, rest)(*inputs)

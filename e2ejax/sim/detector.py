@@ -40,6 +40,8 @@ class Candidates(NamedTuple):
         pt, eta, phi: float32 kinematics (direction at the vertex).
         type: int32 0 charged hadron, 1 electron, 2 muon, 3 photon, 4 neutral hadron.
         source: int64 row of the generator particle.
+        charge: int32 the track charge of charged candidates, 0 for neutral ones.
+        d0, dz: float32 the track impact parameters (cm) of charged candidates, 0 for neutral ones.
     """
 
     pt: np.ndarray
@@ -47,6 +49,9 @@ class Candidates(NamedTuple):
     phi: np.ndarray
     type: np.ndarray
     source: np.ndarray
+    charge: np.ndarray
+    d0: np.ndarray
+    dz: np.ndarray
 
 
 class Response(NamedTuple):
@@ -151,6 +156,7 @@ def particle_flow(gen: Particles, tracks: Tracks, after_conv: Particles, rng: np
     hadrons keep the raw calorimeter response ``hadron_response`` (h/e < 1) unless
     ``cfg.pf_hadron_raw_response`` is off, so jets need a calibration.
     Conversion legs are not candidates; their photon is. Acceptance ``|eta| < 3``.
+    Charged candidates carry their track's charge and impact parameters ``d0``, ``dz``.
 
     Returns:
         :class:`Candidates` with ``source`` = row in ``gen``.
@@ -178,12 +184,20 @@ def particle_flow(gen: Particles, tracks: Tracks, after_conv: Particles, rng: np
     keep = photon | neutral
     cosh = np.cosh(gen.eta)
     pt = np.concatenate([tracks.pt[from_charged], (energy / cosh)[keep]])
+    n_neutral = int(keep.sum())
+
+    def track_value(x, dtype):
+        return np.concatenate([np.asarray(x)[from_charged], np.zeros(n_neutral)]).astype(dtype)
+
     return Candidates(
         pt.astype(np.float32),
         np.concatenate([gen.eta[t_src], gen.eta[keep]]).astype(np.float32),
         np.concatenate([gen.phi[t_src], gen.phi[keep]]).astype(np.float32),
         np.concatenate([t_type, np.where(photon, PF_PHOTON, PF_NEUTRAL)[keep]]).astype(np.int32),
         np.concatenate([t_src, np.flatnonzero(keep)]).astype(np.int64),
+        track_value(tracks.charge, np.int32),
+        track_value(tracks.d0, np.float32),
+        track_value(tracks.dz, np.float32),
     )
 
 

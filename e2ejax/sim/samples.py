@@ -189,7 +189,8 @@ def make_event(spec: SampleSpec, generators: dict, *, number: int, event_id: int
     t = resp.tracks
     record.update(trk_pt=t.pt, trk_eta=t.eta, trk_phi=t.phi, trk_d0=t.d0, trk_dz=t.dz, trk_charge=t.charge)
     record.update(bpix_layer=resp.bpix.layer, bpix_eta=resp.bpix.eta, bpix_phi=resp.bpix.phi)
-    record.update(pf_pt=resp.pf.pt, pf_eta=resp.pf.eta, pf_phi=resp.pf.phi, pf_type=resp.pf.type)
+    pf = resp.pf
+    record.update(pf_pt=pf.pt, pf_eta=pf.eta, pf_phi=pf.phi, pf_type=pf.type, pf_charge=pf.charge, pf_d0=pf.d0, pf_dz=pf.dz)
     record.update(_jets(spec, gen, resp, signal_event, truth))
     record.update(_egamma(gen, resp, cfg, gun_row, electron))
     return record

@@ -62,7 +62,7 @@ class RestoreMixin:
 
         Args:
             abstract_params: the parameter pytree (``jax.ShapeDtypeStruct`` leaves, e.g.
-                ``nnx.state(nnx.eval_shape(...), nnx.Param)``).
+                ``nnx.state(nnx.eval_shape(...), e2ejax.nets.VARIABLES)``).
             step, expected_model: as for :meth:`restore`.
 
         Returns:

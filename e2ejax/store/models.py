@@ -16,7 +16,7 @@ from flax import nnx
 
 from e2ejax import tasks
 from e2ejax.errors import InputError
-from e2ejax.nets import build
+from e2ejax.nets import VARIABLES, build
 from e2ejax.store.cards import json_value, model_section
 from e2ejax.store.checkpoint import Checkpointer
 
@@ -82,9 +82,9 @@ def load_model(name_or_path, *, step="best"):
         raise InputError(f"the model card in {directory} lacks {exc}; it was not written by e2ejax train") from None
     # shapes only: the restored parameters replace the initial ones, so they are never computed
     model = nnx.eval_shape(lambda: build(name, options, rngs=nnx.Rngs(0)))
-    graphdef, abstract, rest = nnx.split(model, nnx.Param, ...)
+    graphdef, abstract, rest = nnx.split(model, VARIABLES, ...)
     params, card = ckpt.restore_params(abstract, step=step, expected_model=model_section(name, model))
     if any(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree.leaves(rest)):
-        _, _, rest = nnx.split(build(name, options, rngs=nnx.Rngs(0)), nnx.Param, ...)  # non-parameter state: build it
+        _, _, rest = nnx.split(build(name, options, rngs=nnx.Rngs(0)), VARIABLES, ...)  # non-parameter state: build it
     return nnx.merge(graphdef, params, rest), card, params
 

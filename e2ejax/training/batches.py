@@ -16,7 +16,7 @@ import numpy as np
 
 from e2ejax import tasks
 from e2ejax.errors import InputError
-from e2ejax.inputs import gnn_points, seed_frames, trim_seed_slots
+from e2ejax.inputs import gnn_points, particle_examples, seed_frames, trim_seed_slots
 from e2ejax.training.steps import Batch
 
 __all__ = ["EVENTS_PER_READ", "seed_examples", "fixed_batches"]
@@ -26,7 +26,8 @@ __all__ = ["EVENTS_PER_READ", "seed_examples", "fixed_batches"]
 EVENTS_PER_READ = 128
 
 
-def seed_examples(events: Mapping, *, task: str, n_points: int | None = None, track_impact: str = "pt_weighted"):
+def seed_examples(events: Mapping, *, task: str, n_points: int | None = None, track_impact: str = "pt_weighted",
+                  particles: tuple[str, ...] | None = None):
     """Inputs and labels of the labelled seeds of one batch of events.
 
     Args:
@@ -35,6 +36,8 @@ def seed_examples(events: Mapping, *, task: str, n_points: int | None = None, tr
         task: ``qg``, ``top``, ``tau`` or ``egamma``.
         n_points: GNN point-cloud size; None gives frames.
         track_impact: the d0 / dz per pixel built from sparse tracks (:func:`e2ejax.inputs.seed_frames`).
+        particles: the input names of a particle network (its ``input_spec``): each jet's
+            candidates (:func:`e2ejax.inputs.particle_examples`) instead of frames.
 
     Returns:
         ``(inputs, labels, mass)``: tuple of float32 arrays ``[K, ...]``, float32 ``[K]`` labels
@@ -45,14 +48,15 @@ def seed_examples(events: Mapping, *, task: str, n_points: int | None = None, tr
     if label_name not in events:
         raise InputError(f"expected a {label_name!r} field with truth labels for training; found {sorted(events)}")
     events = trim_seed_slots(events, t.seed_group)
-    frames = _frames_fn(task, track_impact)(dict(events))
     labels = np.asarray(events[label_name])
     keep = np.asarray(events[t.mask_field]) & (labels >= 0)
     flat_keep = keep.reshape(-1)
-    if n_points is None:
-        inputs = (np.asarray(frames)[flat_keep],)
+    if particles is not None:
+        inputs, _ = particle_examples(events, n_particles=t.n_particles, names=particles, slots=np.flatnonzero(flat_keep))
+    elif n_points is None:
+        inputs = (np.asarray(_frames_fn(task, track_impact)(dict(events)))[flat_keep],)
     else:
-        points, pmask = _points_fn(n_points)(frames)
+        points, pmask = _points_fn(n_points)(_frames_fn(task, track_impact)(dict(events)))
         inputs = (np.asarray(points)[flat_keep], np.asarray(pmask)[flat_keep])
     if t.seed_group == "jet":
         mass = np.asarray(events.get("jet_mass", np.zeros(labels.shape)), np.float32).reshape(-1)[flat_keep]

@@ -94,10 +94,11 @@ def _predict_all(predict: Callable, params, chunks, *, batch_size: int) -> np.nd
 
 def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: int | None = None,
                     max_events: int | None = None, batch_size: int = 64, format_name: str | None = None,
-                    track_impact: str = "pt_weighted") -> dict:
+                    track_impact: str = "pt_weighted", particles: tuple[str, ...] | None = None) -> dict:
     """AUC of ``predict(params, *inputs)`` and of the task's baselines on labelled seeds of ``files``
     (ROOT files, or frame files of ``format_name``: each row a seed; ``track_impact``: the d0 / dz
-    of frames built from sparse tracks).
+    of frames built from sparse tracks; ``particles``: a particle network's input names, see
+    :func:`~e2ejax.training.seed_examples`).
 
     Returns:
         ``{"files", "events", "seeds", "signal", "auc", "auc_error", "baselines": {name: auc},
@@ -110,6 +111,9 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
         particle-flow constituents) give ``baselines`` ``{}`` and ``best_baseline``, ``margin``,
         ``margin_error``, ``margin_sigma`` None, with the reason in ``no_baselines``.
     """
+    if frame_inputs(files) and particles is not None:
+        raise InputError(f"expected ROOT files with particle-flow candidates for a particle network; found frame files "
+                         f"{list(files)[:2]}, which hold images only")
     if frame_inputs(files):
         return _evaluate_frames(predict, params, files, task=task, n_points=n_points, max_events=max_events,
                                 format_name=format_name, batch_size=batch_size)
@@ -117,7 +121,7 @@ def evaluate_tagger(predict: Callable, params, files, *, task: str, n_points: in
     chunks, baselines, n_events, without = [], {}, 0, []
     for events in iterate_events(list(files), max_events=max_events, step_size=EVENTS_PER_READ):
         n_events += len(np.asarray(events[f"{group}_mask"]))
-        inputs, labels, mass = seed_examples(events, task=task, n_points=n_points, track_impact=track_impact)
+        inputs, labels, mass = seed_examples(events, task=task, n_points=n_points, track_impact=track_impact, particles=particles)
         trimmed = trim_seed_slots(events, group)
         keep = (np.asarray(trimmed[f"{group}_mask"]) & (np.asarray(trimmed[f"{group}_label"]) >= 0))
         if group == "eg":  # the e/gamma observable is measured on the frame the network sees

@@ -24,7 +24,7 @@ from e2ejax import conventions, tasks
 from e2ejax.errors import InputError
 from e2ejax.inputs import calibration_examples
 from e2ejax.io import count_frame_rows, file_provenance, frame_format, frame_rows, iterate_events
-from e2ejax.nets import build, takes_points
+from e2ejax.nets import build, takes_particles, takes_points
 from e2ejax.store import Checkpointer, save_state
 from e2ejax.training.batches import EVENTS_PER_READ, fixed_batches, seed_examples
 from e2ejax.training.config import TrainConfig, display_path, load_config, make_optimizer, missing_data, simulate_commands
@@ -48,9 +48,13 @@ class RunResult(NamedTuple):
 
 
 def examples(files, *, task: str, n_points, n_constituents, max_events, batch_size, seed, shuffle, format_name=None,
-             track_impact: str = "pt_weighted"):
+             track_impact: str = "pt_weighted", particles=None):
     """Fixed-size :class:`~e2ejax.training.Batch` es of ``task`` from ``files`` (shuffled with ``seed``): ROOT
-    files (frames built with ``track_impact``) or pre-cut frame files (of ``format_name``, default detected)."""
+    files (frames built with ``track_impact``, or the jets' candidates for a particle network with input
+    names ``particles``) or pre-cut frame files (of ``format_name``, default detected)."""
+    if frame_inputs(files) and particles is not None:
+        raise InputError(f"expected ROOT files with particle-flow candidates for a particle network; found frame files "
+                         f"{list(files)[:2]}, which hold images only; fix: train a particle network on e2ejax simulate files")
     if frame_inputs(files):
         chunks = frame_examples(files, task=task, n_points=n_points, max_events=max_events, format_name=format_name)
     elif tasks.get(task).inputs == "constituents":
@@ -58,7 +62,7 @@ def examples(files, *, task: str, n_points, n_constituents, max_events, batch_si
         chunks = ((x, t, np.zeros_like(t)) for x, t, _, _ in (calibration_examples(ev, n_constituents=n_constituents) for ev in events))
     else:
         events = iterate_events(list(files), max_events=max_events, step_size=EVENTS_PER_READ)
-        chunks = (seed_examples(ev, task=task, n_points=n_points, track_impact=track_impact) for ev in events)
+        chunks = (seed_examples(ev, task=task, n_points=n_points, track_impact=track_impact, particles=particles) for ev in events)
     rng = np.random.default_rng(seed) if shuffle else None
     return fixed_batches(chunks, batch_size=batch_size, rng=rng, buffer=8 * batch_size if shuffle else 0)
 
@@ -70,11 +74,11 @@ def _check_model_task(name: str, task: str) -> None:
                          "fix the config's model.name or task")
 
 
-def _evaluate(predict, params, cfg, files, *, n_points, n_constituents) -> dict:
+def _evaluate(predict, params, cfg, files, *, n_points, n_constituents, particles=None) -> dict:
     if tasks.get(cfg.task).inputs == "constituents":
         return evaluate_calibration(predict, params, files, n_constituents=n_constituents)
     return evaluate_tagger(predict, params, files, task=cfg.task, n_points=n_points, batch_size=cfg.training.batch_size,
-                           format_name=cfg.data.format, track_impact=cfg.data.track_impact)
+                           format_name=cfg.data.format, track_impact=cfg.data.track_impact, particles=particles)
 
 
 def _file_conventions(spec: str, cfg: TrainConfig) -> dict:
@@ -182,8 +186,10 @@ def train(config_path, *, fresh: bool = False, progress: bool = True, command: s
     model = build(cfg.model.name, cfg.model.options, rngs=nnx.Rngs(cfg.training.seed))
     n_points = model.config.n_points if takes_points(model) else None
     n_constituents = getattr(model.config, "n_constituents", None)
+    particles = tuple(s.name for s in model.input_spec) if takes_particles(model) else None
     common = dict(task=cfg.task, n_points=n_points, n_constituents=n_constituents, max_events=cfg.data.max_events,
-                  batch_size=cfg.training.batch_size, format_name=cfg.data.format, track_impact=cfg.data.track_impact)
+                  batch_size=cfg.training.batch_size, format_name=cfg.data.format, track_impact=cfg.data.track_impact,
+                  particles=particles)
     data_conventions = input_conventions(cfg, say)
     if frame_inputs(cfg.data.train):  # every row is a labelled example: counted without reading the frames
         n_train = count_frame_rows(cfg.data.train, task=cfg.task, format_name=cfg.data.format, max_rows=cfg.data.max_events)
@@ -218,7 +224,8 @@ def train(config_path, *, fresh: bool = False, progress: bool = True, command: s
         extra = {"history": history, "training_seconds": round(time.perf_counter() - t0 + spent, 1), "data": data_provenance,
                  "input_conventions": data_conventions}
         if is_best and cfg.data.test:  # the held-out figures of these parameters go in their card
-            extra["evaluation"] = _evaluate(steps.predict, st.params, cfg, cfg.data.test, n_points=n_points, n_constituents=n_constituents)
+            extra["evaluation"] = _evaluate(steps.predict, st.params, cfg, cfg.data.test, n_points=n_points, n_constituents=n_constituents,
+                                            particles=particles)
         save_state(ckpt, st, name=cfg.model.name, model=model, task=cfg.task, config=cfg.to_dict(),
                    metrics={"val_loss": metrics["val_loss"], "train_loss": metrics["train_loss"]}, commands=[command],
                    extra=extra)
@@ -233,6 +240,7 @@ def train(config_path, *, fresh: bool = False, progress: bool = True, command: s
         steps_per_epoch=steps_per_epoch,
     )
     seconds = time.perf_counter() - t0 + spent
-    validation = _evaluate(steps.predict, best, cfg, cfg.data.validation, n_points=n_points, n_constituents=n_constituents)
+    validation = _evaluate(steps.predict, best, cfg, cfg.data.validation, n_points=n_points, n_constituents=n_constituents,
+                           particles=particles)
     evaluation = ckpt.card(step="best").get("evaluation") if cfg.data.test else None
     return RunResult(cfg, n_train, seconds, validation, evaluation, out / "checkpoints")

@@ -19,7 +19,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from e2ejax.metrics import roc_auc
-from e2ejax.nets import make_apply, predict_from
+from e2ejax.nets import VARIABLES, make_apply, predict_from
 from e2ejax.training.losses import mass_decorrelation_kl, weighted_bce, weighted_mse
 
 __all__ = ["Batch", "TrainState", "Steps", "make_steps", "evaluate", "validation_metrics", "fit"]
@@ -42,7 +42,9 @@ class Batch(NamedTuple):
 
 
 class TrainState(NamedTuple):
-    """Everything a step changes: ``params`` (nnx.State of nnx.Param), ``opt_state``, ``step`` (int32 [])."""
+    """Everything a step changes: ``params`` (nnx.State of the network's :data:`e2ejax.nets.VARIABLES`:
+    its parameters and, with batch normalisation, the running statistics), ``opt_state`` (of the
+    parameters), ``step`` (int32 [])."""
 
     params: Any
     opt_state: Any
@@ -94,14 +96,14 @@ def make_steps(
         average over batches exactly, and the raw ``outputs [B]``.
     """
     apply, params0 = make_apply(model)
+    train_apply = _train_apply(model)
     predict = predict_from(apply, objective)
     edges = jnp.asarray(mass_edges, jnp.float32)
 
     def outputs(params, inputs):
         return apply(params, *inputs)[..., 0]
 
-    def per_batch_loss(params, batch: Batch):
-        out = outputs(params, batch.inputs)
+    def loss_of(out, batch: Batch):
         if objective == "regression":
             return weighted_mse(out, batch.targets, batch.weights)
         loss = weighted_bce(out, batch.targets, batch.weights)
@@ -110,10 +112,20 @@ def make_steps(
             loss = loss + decorrelation * kl
         return loss
 
+    def per_batch_loss(params, batch: Batch):
+        return loss_of(outputs(params, batch.inputs), batch)
+
     def train_step(state: TrainState, batch: Batch):
-        loss, grads = jax.value_and_grad(per_batch_loss)(state.params, batch)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+        trainable, stats = nnx.split_state(state.params, nnx.Param, ...)
+        key = jax.random.fold_in(jax.random.key(0), state.step)
+
+        def train_loss(trainable):
+            out, new_stats = train_apply(nnx.merge_state(trainable, stats), key, *batch.inputs)
+            return loss_of(out[..., 0], batch), new_stats
+
+        (loss, new_stats), grads = jax.value_and_grad(train_loss, has_aux=True)(trainable)
+        updates, opt_state = tx.update(grads, state.opt_state, trainable)
+        params = nnx.merge_state(optax.apply_updates(trainable, updates), new_stats)
         metrics = {"loss": loss, "grad_norm": optax.global_norm(grads)}
         return TrainState(params, opt_state, state.step + 1), metrics
 
@@ -123,7 +135,7 @@ def make_steps(
 
     def init():
         params = jax.tree.map(jnp.copy, params0)  # steps donate the state
-        return TrainState(params, tx.init(params), jnp.zeros((), jnp.int32))
+        return TrainState(params, tx.init(nnx.split_state(params, nnx.Param, ...)[0]), jnp.zeros((), jnp.int32))
 
     replicated, sharded = _mesh_shardings(mesh)
     if mesh is None:
@@ -135,6 +147,26 @@ def make_steps(
         )
         jit_eval = jax.jit(eval_step, in_shardings=(replicated, sharded), out_shardings=replicated)
     return Steps(apply, init, jit_train, jit_eval, jax.jit(predict), nnx.graphdef(model), objective)
+
+
+def _train_apply(model: nnx.Module):
+    """``apply(variables, key, *inputs) -> (outputs, batch_stats)``: ``model`` in training mode
+    (``model.train()``: batch statistics, active dropout with streams seeded from ``key``),
+    returning the updated running statistics with the outputs. The same parameters as the
+    inference ``apply``; for networks without batch normalisation or dropout, the same function."""
+    train_model = nnx.clone(model)
+    train_model.train()
+    graphdef, _, rest = nnx.split(train_model, VARIABLES, ...)
+    streams = sorted({s.tag for _, s in nnx.iter_graph(train_model) if isinstance(s, nnx.RngStream)})
+
+    def apply(variables, key, *inputs):
+        # fresh Variables at this trace level, so batch statistics and streams may update in place
+        module = nnx.merge(graphdef, *(jax.tree.map(jnp.asarray, x) for x in (variables, rest)))
+        if streams:
+            nnx.reseed(module, **{tag: jax.random.fold_in(key, i) for i, tag in enumerate(streams)})
+        return module(*inputs), nnx.state(module, nnx.BatchStat)
+
+    return apply
 
 
 def validation_metrics(steps: Steps, params, batches) -> dict:

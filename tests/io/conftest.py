@@ -32,8 +32,12 @@ def _group_values(rng, group, n):
     if group == "bpix":
         return {"layer": rng.integers(1, 4, n).astype(np.int32), "eta": u(-2.5, 2.5), "phi": phi}
     if group == "pf":
-        return {"pt": u(0.5, 100), "eta": u(-2.5, 2.5), "phi": phi, "type": rng.integers(0, 5, n).astype(np.int32),
-                "jet": rng.integers(-1, 3, n).astype(np.int32)}
+        ptype = rng.integers(0, 5, n).astype(np.int32)
+        charged = ptype <= 2
+        return {"pt": u(0.5, 100), "eta": u(-2.5, 2.5), "phi": phi, "type": ptype,
+                "jet": rng.integers(-1, 3, n).astype(np.int32),
+                "charge": np.where(charged, rng.choice([-1, 1], n), 0).astype(np.int32),
+                "d0": np.where(charged, u(-0.2, 0.2), 0).astype(np.float32), "dz": np.where(charged, u(-5, 5), 0).astype(np.float32)}
     seeds = {"seed_row": (rng.integers(0, 56, n) * 5 + 2).astype(np.int32),
              "seed_col": (rng.integers(0, 72, n) * 5 + 2).astype(np.int32)}
     if group == "jet":

@@ -26,7 +26,9 @@ def test_check_grads_through_chain():
     eb_rows = rng.integers(90, 110, (B, N)).astype(np.int32)
     eb_cols = rng.integers(0, 20, (B, N)).astype(np.int32)
     ieta = rng.integers(2, 6, (B, N)).astype(np.int32)
-    iphi = rng.integers(1, 5, (B, N)).astype(np.int32)
+    # CMSSW labels: tower columns 0..3 (near the seeds) are iphi 37..40.
+    tower_cols = rng.integers(0, 4, (B, N))
+    iphi = ((tower_cols - geometry.HBHE_IPHI_OFFSET) % 72 + 1).astype(np.int32)
     mask = rng.random((B, N)) < 0.8
     seeds = np.array([[[100 + geometry.EB_ROW_OFFSET - 55, 5], [150, 2]]], np.int32)
     eb_e = rng.uniform(0.1, 1.0, (B, N)).astype(np.float32)

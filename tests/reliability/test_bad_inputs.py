@@ -41,7 +41,9 @@ def _truncated(d):
 
 
 def _no_tree(d):
-    return write_tree(d / "other.root", egamma_events(), tree="Hits"), ["other.root", "'Events'", "['Hits']"]
+    # A file whose only tree holds no E2E branches (one that did would be read as the events).
+    return write_tree(d / "other.root", {"event": np.arange(4, dtype=np.int64)}, tree="Meta"), [
+        "other.root", "'Events'", "['Meta']", "none of them holds E2E branches"]
 
 
 def _empty(d):
