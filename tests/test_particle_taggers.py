@@ -18,6 +18,7 @@ from e2ejax.io import iterate_events
 SAMPLE = str(tasks.get("qg").sample_path)
 TINY_PFN = {"phi": [8, 8], "f": [8]}
 TINY_PCNN = {"stem": 8, "channels": [8, 8], "blocks": 1, "head": [8], "dropout": 0.1}
+TINY = {"pfn": TINY_PFN, "pcnn": TINY_PCNN, "particlenet": {"conv_params": [[4, [8, 8, 8]]], "fc_params": [[8, 0.1]]}}
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +26,9 @@ def qg_batch():
     return next(iter(iterate_events([SAMPLE], max_events=24)))
 
 
-def test_particle_tagger_scores_the_jets_of_the_image_tagger(qg_batch):
-    model = nets.build("pfn", TINY_PFN, rngs=nnx.Rngs(0))
+@pytest.mark.parametrize("name", ["pfn", "particlenet"])
+def test_particle_tagger_scores_the_jets_of_the_image_tagger(qg_batch, name):
+    model = nets.build(name, TINY[name], rngs=nnx.Rngs(0))
     xla = Tagger(model, task="qg", backend="xla")(qg_batch)
     ort = Tagger(model, task="qg", backend="onnxruntime")(qg_batch)
     image = Tagger.from_pretrained("qg", backend="onnxruntime")(qg_batch)
@@ -43,6 +45,22 @@ def test_particle_tagger_needs_candidates_and_a_jet_task(qg_batch):
         Tagger(model, task="qg", backend="xla")({k: v for k, v in qg_batch.items() if k != "pf_charge"})
     with pytest.raises(InputError, match="egamma"):
         Tagger(model, task="egamma", backend="xla")
+
+
+def test_saved_particle_network_is_rebuilt_from_its_card(tmp_path, qg_batch):
+    import optax
+
+    from e2ejax.store import Checkpointer, load_model, save_state
+    from e2ejax.training import make_steps
+
+    model = nets.build("particlenet", TINY["particlenet"], rngs=nnx.Rngs(1))
+    state = make_steps(model, optax.adam(1e-3)).init()
+    with Checkpointer(tmp_path / "ckpt") as ckpt:
+        save_state(ckpt, state, name="particlenet", model=model, task="qg", config={}, metrics={"val_loss": 0.5})
+    loaded, card, _ = load_model(tmp_path / "ckpt")
+    assert card["model"]["config"]["conv_params"] == [[4, [8, 8, 8]]] and loaded.config == model.config
+    a = Tagger(model, task="qg", backend="xla")(qg_batch).scores
+    np.testing.assert_array_equal(Tagger(loaded, task="qg", backend="xla")(qg_batch).scores, a)
 
 
 CONFIG = """
@@ -84,3 +102,15 @@ def test_train_then_tag_a_batch_norm_particle_tagger(tmp_path, capsys):
     for i, row in enumerate(written):
         got[i, :len(row)] = row[: want.scores.shape[1]]
     np.testing.assert_allclose(got[want.mask], want.scores[want.mask], atol=1e-5)
+
+
+def test_particle_networks_in_a_saved_model_take_any_particle_count(tmp_path):
+    from e2ejax.inference.export import random_inputs, to_saved_model, verify
+
+    pfn = nets.build("pfn", TINY_PFN, rngs=nnx.Rngs(2))
+    directory = to_saved_model(pfn, tmp_path / "pfn")
+    for batch, n_particles in ((1, 7), (5, 40)):
+        diff = verify(pfn, saved_model=directory, inputs=random_inputs(pfn, batch, axis_size=n_particles))["tensorflow"]
+        assert max(diff.values()) < 1e-5
+    with pytest.raises(InputError, match="ParticleNet is not supported.*to_onnx"):
+        to_saved_model(nets.build("particlenet", TINY["particlenet"], rngs=nnx.Rngs(0)), tmp_path / "pn")

@@ -22,7 +22,7 @@ import numpy as np
 from e2ejax import __version__
 from e2ejax.errors import InputError, require
 from e2ejax.io import atomic_path, write_json_atomic
-from e2ejax.nets import make_predict, spec_to_json, takes_points
+from e2ejax.nets import ParticleNet, make_predict, spec_to_json, takes_points
 
 __all__ = ["to_onnx", "to_saved_model", "verify", "onnx_session", "random_inputs", "check_export_card", "OUTPUT_NAME"]
 
@@ -97,10 +97,11 @@ def to_saved_model(model, directory, *, objective: str = "classification", card:
     Returns:
         The SavedModel directory (written to a temporary directory and renamed).
     """
-    if takes_points(model):
+    if takes_points(model) or isinstance(model, ParticleNet):
+        what = "the GNN tagger" if takes_points(model) else "ParticleNet"
         raise InputError(
-            "TF SavedModel export of the GNN tagger is not supported: TF 2.21's XLA cannot refine the shapes "
-            "of the kNN (lax.top_k) with a polymorphic batch; export it with to_onnx (format 'onnx') instead"
+            f"TF SavedModel export of {what} is not supported: TF 2.21's XLA cannot load the kNN (lax.top_k) "
+            "with a polymorphic batch; export it with to_onnx (format 'onnx') instead"
         )
     tf = require("tensorflow", "tf")
     from jax.experimental import jax2tf

@@ -19,6 +19,7 @@ from e2ejax.errors import InputError
 from e2ejax.nets._cnn import EGammaVGG, ResNet15, ResNetConfig, VGGConfig
 from e2ejax.nets._deepsets import DeepSetsCalibration, DeepSetsConfig
 from e2ejax.nets._gnn import GNNConfig, GNNTagger
+from e2ejax.nets._particlenet import ParticleNet, ParticleNetConfig, ParticleNetLiteConfig
 from e2ejax.nets._pcnn import PCNN, PCNNConfig
 from e2ejax.nets._pfn import PFN, PFNConfig
 from e2ejax.nets._predict import OBJECTIVES, VARIABLES, make_apply, make_predict, predict_from
@@ -46,6 +47,9 @@ __all__ = [
     "GNNConfig",
     "DeepSetsCalibration",
     "DeepSetsConfig",
+    "ParticleNet",
+    "ParticleNetConfig",
+    "ParticleNetLiteConfig",
     "PCNN",
     "PCNNConfig",
     "PFN",
@@ -58,6 +62,8 @@ REGISTRY = MappingProxyType(
         "resnet15": (ResNetConfig, ResNet15),
         "gnn": (GNNConfig, GNNTagger),
         "deepsets": (DeepSetsConfig, DeepSetsCalibration),
+        "particlenet": (ParticleNetConfig, ParticleNet),
+        "particlenet_lite": (ParticleNetLiteConfig, ParticleNet),
         "pcnn": (PCNNConfig, PCNN),
         "pfn": (PFNConfig, PFN),
     }
