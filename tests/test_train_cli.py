@@ -77,3 +77,17 @@ def test_train_refuses_model_that_does_not_fit_the_task(tmp_path, capsys):
     cfg.write_text("model: {name: vgg}\ntask: jetcalib\ndata: {train: [x.root], validation: [x.root]}\n")
     assert main(["train", str(cfg)]) == 2
     assert "model 'vgg' does not fit task 'jetcalib': expected model deepsets" in capsys.readouterr().err
+
+
+def test_train_events_caps_the_training_files_only(egamma_file, tmp_path, capsys):  # noqa: F811
+    cfg = tmp_path / "curve.yaml"
+    text = CONFIG % {"f": egamma_file, "out": tmp_path / "curve"}
+    cfg.write_text(text.replace("validation: [", "train_events: 4, validation: [").replace("epochs: 2", "epochs: 1"))
+    assert main(["train", str(cfg), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "trained vgg on 5 egamma examples" in out  # the seeds of the first 4 of the 12 events (15 in all)
+    history = json.loads((tmp_path / "curve" / "history.json").read_text())
+    assert history[0]["step"] == 2  # ceil(5 / 4) steps
+    cfg.write_text(text.replace("validation: [", "train_events: 0, validation: ["))
+    assert main(["train", str(cfg), "-q"]) == 2
+    assert "'data.train_events' to be a positive number" in capsys.readouterr().err

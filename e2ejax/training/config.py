@@ -20,6 +20,8 @@ instead of ROOT files, each as ``path`` or ``path:START:STOP`` (its rows ``[STAR
 so one file can give the train, validation and test rows); ``data.format`` names their
 format when it should not be detected. ``data.track_impact`` (``pt_weighted`` or ``mean``,
 :mod:`e2ejax.conventions`) is how the d0 / dz of images built from sparse tracks are made.
+``data.max_events`` caps the events read from every file list; ``data.train_events`` caps the
+training files only (learning curves: the validation sample stays the same).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class DataSpec:
     validation: tuple[str, ...] = ()
     test: tuple[str, ...] = ()
     max_events: int | None = None
+    train_events: int | None = None  # at most this many events of the training files (learning curves); validation read in full
     format: str | None = None  # the format of ML4SCI frame files (e2ejax.io.FRAME_FORMATS); None: detected per file
     track_impact: str = "pt_weighted"  # d0 / dz per pixel of images built from sparse tracks (e2ejax.conventions)
 
@@ -182,6 +185,9 @@ def parse_config(raw, *, base: Path | None = None) -> TrainConfig:
     tasks.get(raw["task"])  # an unknown task is an InputError naming the known ones
     data = _build(DataSpec, raw["data"], "data")
     check_track_impact(data.track_impact)
+    for key in ("max_events", "train_events"):
+        if getattr(data, key) is not None and getattr(data, key) < 1:
+            raise InputError(f"expected 'data.{key}' to be a positive number of events; found {getattr(data, key)}; fix the config")
     if data.format is not None:
         from e2ejax.io import FRAME_FORMATS
 

@@ -190,11 +190,13 @@ def train(config_path, *, fresh: bool = False, progress: bool = True, command: s
     common = dict(task=cfg.task, n_points=n_points, n_constituents=n_constituents, max_events=cfg.data.max_events,
                   batch_size=cfg.training.batch_size, format_name=cfg.data.format, track_impact=cfg.data.track_impact,
                   particles=particles)
+    limits = [n for n in (cfg.data.max_events, cfg.data.train_events) if n is not None]
+    train_common = {**common, "max_events": min(limits) if limits else None}
     data_conventions = input_conventions(cfg, say)
     if frame_inputs(cfg.data.train):  # every row is a labelled example: counted without reading the frames
-        n_train = count_frame_rows(cfg.data.train, task=cfg.task, format_name=cfg.data.format, max_rows=cfg.data.max_events)
+        n_train = count_frame_rows(cfg.data.train, task=cfg.task, format_name=cfg.data.format, max_rows=train_common["max_events"])
     else:
-        n_train = sum(int(np.sum(b.weights)) for b in examples(cfg.data.train, seed=0, shuffle=False, **common))
+        n_train = sum(int(np.sum(b.weights)) for b in examples(cfg.data.train, seed=0, shuffle=False, **train_common))
     if n_train == 0:
         what = "jets matched to generator jets" if task.inputs == "constituents" else f"labelled {cfg.task} seeds"
         raise InputError(f"no {what} in {list(cfg.data.train)}; check the files and the task")
@@ -233,7 +235,7 @@ def train(config_path, *, fresh: bool = False, progress: bool = True, command: s
 
     state, best, _ = fit(
         steps, state,
-        lambda epoch: examples(cfg.data.train, seed=cfg.training.seed * 1000 + epoch, shuffle=True, **common),
+        lambda epoch: examples(cfg.data.train, seed=cfg.training.seed * 1000 + epoch, shuffle=True, **train_common),
         lambda: examples(cfg.data.validation, seed=0, shuffle=False, **common),
         epochs=cfg.training.epochs, patience=cfg.training.patience, start_epoch=start_epoch,
         on_epoch_end=on_epoch_end, progress=progress, history_before=list(history), best_params=best_params,
