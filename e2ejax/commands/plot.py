@@ -1,4 +1,4 @@
-"""``e2ejax plot loss|roc``: loss and ROC curves in the CMS style of mplhep (extra ``plot``).
+"""``e2ejax plot loss|roc|mass``: loss and ROC curves in the CMS style of mplhep (extra ``plot``).
 
 Loss curves of one or more training runs (training dashed, validation solid, best
 validation epoch starred)::
@@ -24,6 +24,15 @@ input file (``girth``, ``multiplicity``, ``-|mass - 172.5|``, ``phi_width`` ...:
 ``e2ejax.tasks``; ``--baseline all`` for every one) or a per-candidate branch of the truth
 file (``BRANCH:low`` when lower values are more signal-like). Samples of fewer than 5000
 labelled candidates get 68% bootstrap bands (``--bootstrap N`` resamples; 0: none).
+
+Background mass sculpting of jet taggers (DeepDoubleB's mass-decorrelation figure of merit):
+the jet mass of the background before and after a cut on each score at 50% signal
+efficiency (``--signal-efficiency``), normalised, with the signal before the cut for
+reference; the Jensen-Shannon divergence of the two background shapes
+(:func:`e2ejax.metrics.mass_sculpting`), its floor from random selections of the same
+background efficiency, and the background efficiency are printed and in the legend::
+
+    e2ejax plot mass scores.root --input e2ejax/data/sim_top.root --score top -o mass.png [--bins 30 --range 0,300]
 
 Event and frame displays::
 
@@ -63,7 +72,7 @@ def _common(p: argparse.ArgumentParser, default_output: str, default_size: str |
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = "see 'e2ejax plot KIND --help' for loss, roc, event and frame"
+    parser.epilog = "see 'e2ejax plot KIND --help' for loss, roc, mass, event and frame"
     sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     loss = sub.add_parser("loss", help="training and validation loss per epoch of training runs",
                           description="Training (dashed) and validation (solid) loss of one or more runs; best validation epoch starred.")
@@ -93,6 +102,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           f"{SMALL_SAMPLE} labelled candidates, else 0; 0: no bands)")
     roc.add_argument("--rejection", action="store_true", help="signal efficiency vs background rejection (log scale)")
     _common(roc, "roc.png")
+    mass = sub.add_parser("mass", help="background jet mass before and after a cut on each score (mass sculpting, JSD)",
+                          description="Background jet mass before and after a cut on each score of friend files written by "
+                                      "'e2ejax tag' at a fixed signal efficiency, normalised, with the Jensen-Shannon "
+                                      "divergence of the two shapes and the background efficiency.")
+    mass.add_argument("scores", nargs="+", metavar="FRIEND",
+                      help="friend ROOT file(s) written by 'e2ejax tag' (file.root or file.root:tree), all tagged from --input")
+    mass.add_argument("--input", required=True, metavar="INPUT",
+                      help="the input ROOT file that was tagged (jet_label and jet_mass)")
+    mass.add_argument("--score", action="append", default=None, metavar="NAME",
+                      help="score to draw (repeat or comma-separate; default all); with several files NAME is STEM:model")
+    mass.add_argument("--signal-efficiency", type=float, default=0.5, metavar="EFF",
+                      help="signal efficiency of the cut on each score, in (0, 1] (default 0.5)")
+    mass.add_argument("--bins", type=int, default=30, help="mass bins (default 30)")
+    mass.add_argument("--range", default="0,300", metavar="LO,HI", help="mass range in GeV (default 0,300)")
+    mass.add_argument("--task", default=None, choices=tasks.taggers(),
+                      help="the input's task, for class names (default: from its e2ejax simulate record)")
+    _common(mass, "mass.png")
     event = sub.add_parser("event", help="stitched ECAL, HCAL and track images of one event with its seeds and frames",
                            description="Event display: the stitched ECAL, HCAL and track-pT images of one entry, "
                                        "with the task's seeds and frames marked.")
@@ -209,6 +235,79 @@ def _run_roc(args, size) -> int:
     return 0
 
 
+def _mass_edges(bins: int, text: str):
+    import numpy as np
+
+    if bins < 1:
+        raise InputError(f"--bins: expected a positive number of mass bins; found {bins}")
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--range: expected LO,HI in GeV such as 0,300; found {text!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+        raise InputError(f"--range: expected finite LO < HI; found {text!r}")
+    return np.linspace(lo, hi, bins + 1)
+
+
+def _run_mass(args, size) -> int:
+    import numpy as np
+
+    from e2ejax import plotting
+    from e2ejax.io import file_provenance
+    from e2ejax.metrics import mass_sculpting
+    from e2ejax.plotting.mass import input_jet_mass
+
+    names = None
+    if args.score is not None:
+        names = list(dict.fromkeys(n.strip() for spec in args.score for n in spec.split(",") if n.strip()))
+        if not names:
+            raise InputError("--score: expected at least one score name")
+    if not 0.0 < args.signal_efficiency <= 1.0:
+        raise InputError(f"--signal-efficiency: expected a fraction in (0, 1]; found {args.signal_efficiency}")
+    edges = _mass_edges(args.bins, args.range)
+    input_path = args.input.split(":")[0]
+    task = args.task or tasks.sample_task(file_provenance(input_path))
+    try:
+        inputs = plotting.load_roc_inputs(args.scores, args.input)
+    except InputError as exc:  # its messages name plot roc's --truth: here the flag is --input
+        raise InputError(str(exc).replace("--truth", "--input")) from None
+    if inputs.group != "jet":
+        raise InputError(f"expected jet scores (a mass-sculpting figure needs jet masses); found {inputs.group} scores in "
+                         f"{args.scores[0]!r}; tag a jet sample (e.g. --model top)")
+    if names is not None:
+        unknown = [n for n in names if n not in inputs.scores]
+        if unknown:
+            raise InputError(f"--score: expected names among {sorted(inputs.scores)}; found {unknown}; drop or fix them")
+    scores = {n: inputs.scores[n] for n in (names or inputs.scores)}
+    mass = input_jet_mass(args.input, inputs.entry, inputs.slot)
+    labels = inputs.labels
+    results = {}
+    for name, s in scores.items():
+        try:
+            results[name] = mass_sculpting(labels, s, mass, signal_efficiency=args.signal_efficiency, bins=edges)
+        except InputError as exc:
+            raise InputError(f"mass sculpting of {name!r}: {exc}") from None
+    signal = np.histogram(mass[labels == 1], edges)[0]
+    if not signal.sum() > 0:
+        signal = None  # no signal jet inside the range: nothing to draw for reference
+    classes = plotting.roc_classes(task, inputs.group)
+    rlabel = args.rlabel if args.rlabel is not None else Path(input_path).name
+    fig = plotting.mass_figure(results, signal=signal, signal_efficiency=args.signal_efficiency, classes=classes,
+                               size=size, rlabel=rlabel)
+    n_sig, n_bkg = int((labels == 1).sum()), int((labels == 0).sum())
+    inside = int(((mass[labels == 0] >= edges[0]) & (mass[labels == 0] <= edges[-1])).sum())
+    print(f"{args.input}: {inputs.n_entries} entries, {n_sig} {classes[1]} and {n_bkg} {classes[0]} jets "
+          f"({inside} {classes[0]} in {edges[0]:g}-{edges[-1]:g} GeV); cut at {classes[1]} efficiency "
+          f"{args.signal_efficiency:g}")
+    for name, r in results.items():
+        jsd = "n/a (no background left in range)" if np.isnan(r.jsd) else f"{r.jsd:.4f}"
+        floor = "" if np.isnan(r.jsd_random) else f" (random selection {r.jsd_random:.4f} +- {r.jsd_random_std:.4f})"
+        print(f"{name}: JSD {jsd}{floor}, {classes[0]} efficiency {r.background_efficiency:.4f}, "
+              f"{classes[1]} efficiency {r.signal_efficiency:.4f} at score >= {r.threshold:.6g}")
+    print(f"wrote {plotting.save_figure(fig, args.output, dpi=args.dpi)}")
+    return 0
+
+
 def _display_task(path: str, task: str | None) -> str:
     """The task of an event display: ``--task``, the file's e2ejax simulate record, else by the groups it holds."""
     from e2ejax.io import file_provenance
@@ -264,4 +363,4 @@ def _run_frame(args, size) -> int:
 
 def run(args) -> int:
     size = _setup(args)
-    return {"loss": _run_loss, "roc": _run_roc, "event": _run_event, "frame": _run_frame}[args.kind](args, size)
+    return {"loss": _run_loss, "roc": _run_roc, "mass": _run_mass, "event": _run_event, "frame": _run_frame}[args.kind](args, size)

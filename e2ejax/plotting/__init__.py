@@ -41,10 +41,11 @@ from e2ejax.plotting.baselines import better_orientation, input_baselines
 from e2ejax.plotting.display import EVENT_CHANNELS, event_figure, frame_figure, read_entry
 from e2ejax.plotting.figures import EXPERIMENT_LABEL, check_output, loss_figure, roc_classes, roc_figure, save_figure
 from e2ejax.plotting.history import LossHistory, load_history
+from e2ejax.plotting.mass import mass_figure
 from e2ejax.plotting.roc import RocBand, RocCurve, bootstrap_band, roc_curves
 from e2ejax.plotting.saliency import FrameSaliency, frame_saliency
 
 __all__ = ["EVENT_CHANNELS", "EXPERIMENT_LABEL", "FrameSaliency", "LossHistory", "RocBand", "RocCurve",
            "RocInputs", "better_orientation", "bootstrap_band", "check_output", "event_figure", "frame_figure", "frame_saliency",
-           "input_baselines", "load_history", "load_roc_inputs", "loss_figure", "read_entry", "roc_classes", "roc_curves",
-           "roc_figure", "save_figure"]
+           "input_baselines", "load_history", "load_roc_inputs", "loss_figure", "mass_figure", "read_entry", "roc_classes",
+           "roc_curves", "roc_figure", "save_figure"]
