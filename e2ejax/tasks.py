@@ -90,7 +90,7 @@ def _baselines(**entries) -> MappingProxyType:
 
 _JET = "jet"
 _IMAGE_NETS = ("vgg", "resnet15", "gnn")
-_JET_NETS = _IMAGE_NETS + ("particlenet", "particlenet_lite", "pcnn", "pfn")
+_JET_NETS = _IMAGE_NETS + ("particlenet", "particlenet_lite", "part", "pcnn", "pfn")
 TASKS = MappingProxyType({
     t.name: t for t in (
         Task("qg", "quark/gluon tagging", "classification", _JET, ("trk", "eb", "hbhe", "jet"), ("track_pt", "ecal", "hcal"), 125, "jet_label",

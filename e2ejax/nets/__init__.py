@@ -19,6 +19,7 @@ from e2ejax.errors import InputError
 from e2ejax.nets._cnn import EGammaVGG, ResNet15, ResNetConfig, VGGConfig
 from e2ejax.nets._deepsets import DeepSetsCalibration, DeepSetsConfig
 from e2ejax.nets._gnn import GNNConfig, GNNTagger
+from e2ejax.nets._part import PART_SMALL, ParT, ParTConfig, pair_features
 from e2ejax.nets._particlenet import ParticleNet, ParticleNetConfig, ParticleNetLiteConfig
 from e2ejax.nets._pcnn import PCNN, PCNNConfig
 from e2ejax.nets._pfn import PFN, PFNConfig
@@ -47,6 +48,10 @@ __all__ = [
     "GNNConfig",
     "DeepSetsCalibration",
     "DeepSetsConfig",
+    "ParT",
+    "ParTConfig",
+    "PART_SMALL",
+    "pair_features",
     "ParticleNet",
     "ParticleNetConfig",
     "ParticleNetLiteConfig",
@@ -64,6 +69,7 @@ REGISTRY = MappingProxyType(
         "deepsets": (DeepSetsConfig, DeepSetsCalibration),
         "particlenet": (ParticleNetConfig, ParticleNet),
         "particlenet_lite": (ParticleNetLiteConfig, ParticleNet),
+        "part": (ParTConfig, ParT),
         "pcnn": (PCNNConfig, PCNN),
         "pfn": (PFNConfig, PFN),
     }
