@@ -29,7 +29,7 @@ def _card(spec: str) -> dict | None:
 def task_of(spec: str) -> str | None:
     """The task of a shipped model name or of a checkpoint directory's card, without loading it (None if unknown)."""
     if not Path(spec).is_dir():
-        return {t.shipped_model: t.name for t in tasks.TASKS.values()}.get(spec)
+        return tasks.shipped_models().get(spec)
     task = (_card(spec) or {}).get("task")
     return task if isinstance(task, str) else None
 

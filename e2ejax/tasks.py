@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 from e2ejax.errors import InputError
 
-__all__ = ["Task", "TASKS", "get", "taggers", "names", "sample_task", "hit_groups"]
+__all__ = ["Task", "TASKS", "get", "taggers", "names", "sample_task", "hit_groups", "shipped_models"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Task:
         networks: the registry networks (:data:`e2ejax.nets.REGISTRY`) that fit these inputs.
         n_particles: particle-flow candidates per jet kept for the particle networks
             (:func:`e2ejax.inputs.jet_particles`, highest pT first); 0 where they do not apply.
+        particle_model: name of the shipped particle tagger in ``checkpoints/`` ("" for none).
     """
 
     name: str
@@ -67,6 +68,7 @@ class Task:
     inputs: str
     networks: tuple[str, ...]
     n_particles: int = 0
+    particle_model: str = ""
 
     @property
     def is_tagger(self) -> bool:
@@ -121,6 +123,16 @@ def names() -> list[str]:
 def taggers() -> list[str]:
     """The classification tasks (scored per seed by the tagger)."""
     return [t.name for t in TASKS.values() if t.is_tagger]
+
+
+def shipped_models() -> dict[str, str]:
+    """Every shipped model name -> its task: each task's model and, for jet tasks, its particle tagger.
+
+    Examples:
+        >>> shipped_models()["egamma"]
+        'egamma'
+    """
+    return {name: t.name for t in TASKS.values() for name in (t.shipped_model, t.particle_model) if name}
 
 
 def hit_groups(task_names) -> list[str]:

@@ -36,7 +36,7 @@ def run(args) -> int:
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise InputError(f"--format: expected a comma-separated subset of {', '.join(FORMATS)}, found {args.format!r}")
-    shipped = [t.shipped_model for t in tasks.TASKS.values()]
+    shipped = list(tasks.shipped_models())
     if not Path(args.model).is_dir() and args.model not in shipped:  # the store's hint names tag's --model form
         raise InputError(f"unknown model {args.model!r}: expected a shipped model name ({', '.join(shipped)}) or a "
                          "checkpoint directory; fix: e2ejax export qg -o DIR, or e2ejax export runs/NAME/checkpoints -o DIR "

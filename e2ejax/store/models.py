@@ -26,8 +26,8 @@ CHECKPOINTS = Path(__file__).resolve().parent.parent.parent / "checkpoints"
 
 
 def shipped_models() -> dict[str, str]:
-    """Shipped model name -> its task, from the task registry."""
-    return {t.shipped_model: t.name for t in tasks.TASKS.values()}
+    """Shipped model name -> its task, from the task registry (:func:`e2ejax.tasks.shipped_models`)."""
+    return tasks.shipped_models()
 
 
 def resolve_checkpoint(name_or_path) -> Path:
