@@ -1,5 +1,9 @@
 """Fixtures of the many-file tests: small jet files of the qg sample, a tiny qg checkpoint, the plain
-single-file outputs to compare with, and one real Dask LocalCluster of two worker processes."""
+single-file outputs to compare with, one directory run in this process, and one real Dask
+LocalCluster of two worker processes shared by the tests that do not kill a worker.
+
+Everything here is session-scoped and computed once: the tests of tests/cluster that use it are
+all in the ``cluster`` xdist group, so they run on one pytest-xdist worker."""
 
 from __future__ import annotations
 
@@ -11,8 +15,14 @@ from tests.io.conftest import make_events
 from tests.reliability.conftest import write_tree
 from tests.test_tag_outputs import checkpoint, with_provenance
 
-#: events of each small file: three 256-entry chunks, the last one short
+#: events of each file of ``files``: three 256-entry chunks, the last one short
 EVENTS = 600
+#: events of each file of ``small_files``: one chunk (a full batch of 64 and a short one, the
+#: batch shapes of the last chunk of an EVENTS file, so nothing new is compiled for them)
+SMALL_EVENTS = 88
+#: events of ``big_file``: five chunks, long enough to stop a run while it is in flight; the last
+#: chunk has SMALL_EVENTS entries (batch shapes compiled already)
+BIG_EVENTS = 4 * 256 + SMALL_EVENTS
 
 
 def jet_files(directory, n: int, *, events: int = EVENTS) -> list[str]:
@@ -36,12 +46,28 @@ def qg_checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def files(tmp_path_factory):
-    return jet_files(tmp_path_factory.mktemp("inputs"), 3)
+    """Two files of three chunks each: the runs that must equal the single-file outputs chunk by chunk."""
+    return jet_files(tmp_path_factory.mktemp("inputs"), 2)
+
+
+@pytest.fixture(scope="session")
+def small_files(tmp_path_factory):
+    """Three one-chunk files: the runs that test bookkeeping (resume, failures), not chunking."""
+    return jet_files(tmp_path_factory.mktemp("small"), 3, events=SMALL_EVENTS)
+
+
+@pytest.fixture(scope="session")
+def big_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("big") / "big.root"
+    return str(with_provenance(write_tree(path, make_events(BIG_EVENTS, seed=20, counts={"jet": 2})), "qg"))
 
 
 @pytest.fixture(scope="session")
 def plain_outputs(files, qg_checkpoint, tmp_path_factory):
-    """Each file tagged alone by :func:`e2ejax.inference.tag_files` (the single-file path of ``e2ejax tag``)."""
+    """Each file tagged alone by :func:`e2ejax.inference.tag_files` (the single-file path of ``e2ejax tag``).
+
+    The first load of ``qg_checkpoint`` also writes its ONNX export beside it, which the copies
+    of the checkpoint made after this fixture carry along."""
     out = tmp_path_factory.mktemp("plain")
     tagger = {"tiny_qg": Tagger.from_pretrained(qg_checkpoint)}
     paths = {}
@@ -51,8 +77,27 @@ def plain_outputs(files, qg_checkpoint, tmp_path_factory):
     return paths
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
+def directory_run(files, qg_checkpoint, plain_outputs, tmp_path_factory):
+    """``files`` tagged into one directory in this process (``e2ejax tag FILES -o DIR``): ``(manifest, outdir)``.
+    Read only: the directory test checks it, the Dask test compares its run summary."""
+    from e2ejax import cluster
+
+    out = tmp_path_factory.mktemp("directory") / "out"
+    return cluster.tag(None, files, qg_checkpoint, out, chunk_events=256, progress=False), out
+
+
+@pytest.fixture(scope="session")
+def child_cache(tmp_path_factory):
+    """The compilation cache of the child processes the tests stop, shared by them and apart from
+    the run's own (a child killed while it writes an entry leaves it truncated)."""
+    return tmp_path_factory.mktemp("child_jit")
+
+
+@pytest.fixture(scope="session")
 def client():
+    """One LocalCluster of two worker processes for every test that leaves its workers alive
+    (a test that kills a worker starts its own: see test_dask.py)."""
     from e2ejax.cluster import dask_client
 
     with dask_client(workers=2, quiet=True) as c:

@@ -3,6 +3,7 @@ a manifest that stays true, resume, failures that stop only their own file, kill
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,9 +15,8 @@ import uproot
 
 from e2ejax import cluster
 from e2ejax.cluster import MANIFEST_NAME, sha256_file
-from tests.cluster.conftest import friend_arrays, jet_files
+from tests.cluster.conftest import EVENTS, friend_arrays
 from tests.reliability.conftest import ROOT, call_main, child_env, listing
-from tests.test_tag_outputs import checkpoint
 
 pytestmark = pytest.mark.xdist_group("cluster")
 
@@ -25,41 +25,51 @@ def _manifest(out):
     return json.loads((out / MANIFEST_NAME).read_text())
 
 
-def test_directory_run_gives_the_scores_of_one_file_at_a_time(files, qg_checkpoint, plain_outputs, tmp_path):
-    manifest = cluster.tag(None, files, qg_checkpoint, tmp_path / "out", chunk_events=256, progress=False)
+def test_directory_run_gives_the_scores_of_one_file_at_a_time(directory_run, files, qg_checkpoint, plain_outputs):
+    manifest, out = directory_run
     assert manifest["run"]["tagged"] == files and manifest["run"]["failed"] == {}
     for f in files:
         entry = manifest["files"][f]
-        assert entry["status"] == "done" and entry["chunks"] == 3 and entry["events"] == entry["entries"] == 600
+        assert entry["status"] == "done" and entry["chunks"] == 3 and entry["events"] == entry["entries"] == EVENTS
         assert entry["sha256"] == sha256_file(entry["output"])
         assert friend_arrays(entry["output"]) == friend_arrays(plain_outputs[f])  # bit-identical, chunk by chunk
     assert manifest["models"]["tiny_qg"]["card_sha256"] == sha256_file(os.path.join(qg_checkpoint, "model_card.json"))
-    assert _manifest(tmp_path / "out")["files"] == manifest["files"]
+    assert _manifest(out)["files"] == manifest["files"]
     summary = manifest["run"]["summary"]["qg"]  # the models of the files' own task, over all files, baselines beside
     assert summary["n_signal"] + summary["n_background"] == sum(e["seeds"] for e in manifest["files"].values())
     assert set(summary["baseline_auc"]) == {"girth", "multiplicity"}
 
 
-def test_rerun_skips_complete_files_and_redoes_the_rest(files, qg_checkpoint, tmp_path):
+def test_rerun_skips_complete_files_and_redoes_the_rest(small_files, qg_checkpoint, plain_outputs, tmp_path):
+    files = small_files
+    mine = tmp_path / "checkpoints"  # a copy (with the ONNX export plain_outputs left in it) whose card is changed below
+    shutil.copytree(qg_checkpoint, mine)
     out = tmp_path / "out"
-    first = cluster.tag(None, files, qg_checkpoint, out, chunk_events=256, progress=False)
+
+    def tag(inputs, **options):
+        return cluster.tag(None, inputs, str(mine), out, chunk_events=256, progress=False, **options)
+
+    first = tag(files)
     stamps = {f: os.stat(first["files"][f]["output"]).st_mtime_ns for f in files}
-    again = cluster.tag(None, files, qg_checkpoint, out, chunk_events=256, progress=False)
+    again = tag(files)
     assert again["run"]["skipped"] == files and again["run"]["tagged"] == []
     os.unlink(first["files"][files[1]]["output"])  # a lost output
     with open(first["files"][files[2]]["output"], "ab") as f:  # a damaged one
         f.write(b"x")
-    third = cluster.tag(None, files, qg_checkpoint, out, chunk_events=256, progress=False)
+    third = tag(files)
     assert third["run"]["tagged"] == files[1:] and third["run"]["skipped"] == files[:1]
     assert os.stat(first["files"][files[0]]["output"]).st_mtime_ns == stamps[files[0]]
-    forced = cluster.tag(None, files[:1], qg_checkpoint, out, chunk_events=256, progress=False, force=True)
+    forced = tag(files[:1], force=True)
     assert forced["run"]["tagged"] == files[:1]
-    other = checkpoint(tmp_path / "other" / "checkpoints", task="qg", output="runs/tiny_qg", seed=4)
-    changed = cluster.tag(None, files, str(other), out, chunk_events=256, progress=False)  # same name, other card
+    card = json.loads((mine / "model_card.json").read_text())
+    card["card"]["metrics"]["val_loss"] = 0.25  # the same checkpoint directory and model name, another card
+    (mine / "model_card.json").write_text(json.dumps(card))
+    changed = tag(files)
     assert changed["run"]["tagged"] == files
 
 
-def test_a_bad_file_is_reported_and_the_others_finish(files, qg_checkpoint, tmp_path, capsys):
+def test_a_bad_file_is_reported_and_the_others_finish(small_files, qg_checkpoint, tmp_path, capsys):
+    files = small_files
     bad = tmp_path / "bad.root"
     bad.write_bytes(b"not a ROOT file at all")
     no_jets = str(tmp_path / "nojets.root")
@@ -100,24 +110,24 @@ def _wait_for_done(out, n, proc, timeout=240):
 
 
 @pytest.mark.parametrize("stop", ["kill", "interrupt"])
-def test_a_stopped_run_leaves_complete_outputs_and_resumes_the_rest(files, qg_checkpoint, tmp_path, tmp_path_factory, stop):
-    many = files + jet_files(tmp_path / "more", 3, events=1500)  # the last files take long enough to stop the run in them
+def test_a_stopped_run_leaves_complete_outputs_and_resumes_the_rest(small_files, big_file, qg_checkpoint, child_cache,
+                                                                    tmp_path, capsys, stop):
+    many = [small_files[0], big_file]  # the run is stopped while it tags the big file (five chunks)
     out = tmp_path / "out"
-    proc = _start(many, qg_checkpoint, out, tmp_path_factory.getbasetemp() / "jit")
+    proc = _start(many, qg_checkpoint, out, child_cache)
     _wait_for_done(out, 1, proc)
     proc.send_signal(signal.SIGKILL if stop == "kill" else signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     if stop == "interrupt":  # Ctrl-C: one line, exit 130, no traceback
         assert proc.returncode == 130 and err.strip().splitlines()[-1] == "e2ejax tag: interrupted", err
     done = _manifest(out)["files"]
-    assert 1 <= len(done) < len(many) and all(e["status"] == "done" for e in done.values())
+    assert list(done) == many[:1] and all(e["status"] == "done" for e in done.values())
     for e in done.values():  # the manifest is true: every output it names is complete
         assert sha256_file(e["output"]) == e["sha256"]
     written = {name for name in listing(out) if name.endswith("_scores.root")}
     assert written == {os.path.basename(e["output"]) for e in done.values()}  # no output of a file in flight
-    rerun = subprocess.run([sys.executable, "-m", "e2ejax", "tag", *many, "--model", qg_checkpoint, "-o", str(out), "-q",
-                            "--chunk-events", "256"], cwd=ROOT, env=child_env(tmp_path_factory.getbasetemp() / "jit"),
-                           capture_output=True, text=True, timeout=600)
+    # the same command again (in this process: nothing of the stopped one is shared but the directory)
+    rerun = call_main(capsys, "tag", *many, "--model", qg_checkpoint, "-o", out, "-q", "--chunk-events", "256")
     assert rerun.returncode == 0, rerun.stderr
     assert f"{len(many) - len(done)} tagged, {len(done)} already done" in rerun.stdout
     assert not [n for n in listing(out) if n.endswith(".tmp")]  # what the killed run left is cleaned
