@@ -127,8 +127,8 @@ def mass_figure(results: Mapping[str, MassSculpting], *, signal: np.ndarray | No
         ax.set_ylabel(f"Fraction of jets{per}")
         ax.set_xlim(edges[0], edges[-1])
         top = max(float(np.max(p.get_data().values)) for p in ax.patches)
-        ax.set_ylim(0, 1.6 * top)
-        ax.legend(loc="upper right", fontsize="small",
-                  title=f"{bkg} after the cut at {classes[1]} efficiency {100 * efficiency:.3g}%", title_fontsize="small")
+        ax.set_ylim(0, 2.2 * top)
+        ax.legend(loc="upper right", fontsize="x-small",
+                  title=f"{bkg} after the cut at {classes[1]} efficiency {100 * efficiency:.3g}%", title_fontsize="x-small")
         _label(hep, ax, rlabel)
     return fig
