@@ -7,9 +7,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from e2ejax.ops._checks import check_bool, check_float, check_positive_int, check_rank, shape_str, shapes_equal
+from e2ejax.ops._checks import check_bool, check_float, check_int, check_positive_int, check_rank, shape_str, shapes_equal
 
-__all__ = ["Graph", "frame_to_points", "knn", "build_graph", "frames_to_graphs"]
+__all__ = ["Graph", "frame_to_points", "knn", "build_graph", "frames_to_graphs", "gather_neighbours"]
 
 
 class Graph(NamedTuple):
@@ -125,6 +125,41 @@ def knn(points, mask, *, k: int, include_self: bool = False):
     edge_mask = jnp.isfinite(neg)
     self_index = jnp.zeros_like(neighbours) + jnp.arange(N, dtype=neighbours.dtype)[(None,) * (neighbours.ndim - 2) + (slice(None), None)]
     return jnp.where(edge_mask, neighbours, self_index).astype(jnp.int32), edge_mask
+
+
+def gather_neighbours(values, neighbours):
+    """Every node's neighbour rows: ``values[..., neighbours[..., i, m], :]``.
+
+    The node-major view of a kNN :class:`Graph`'s senders (``neighbours = senders.reshape(..., N, k)``,
+    edge ``i * k + m`` is slot ``m`` of node ``i``), so per-edge work becomes ``[..., N, k, F]``
+    arrays reduced over the slot axis (:func:`e2ejax.ops.neighbour_mean`). One batched gather
+    (the batch axes stay batch axes, as in :func:`e2ejax.ops.segment_sum`); its gradient is a
+    scatter-add into ``values``.
+
+    Args:
+        values: ``[..., N, F]`` node rows.
+        neighbours: int ``[..., M, k]`` indices into the ``N`` axis (e.g. from :func:`knn`).
+
+    Returns:
+        ``[..., M, k, F]``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> gather_neighbours(jnp.array([[0.0], [10.0], [20.0]]), jnp.array([[1, 2], [0, 0]]))[..., 0].tolist()
+        [[10.0, 20.0], [0.0, 0.0]]
+    """
+    check_rank("values", values, tuple(range(2, 8)), "[..., N, F]")
+    check_int("neighbours", neighbours)
+    values, neighbours = jnp.asarray(values), jnp.asarray(neighbours)
+    lead = neighbours.shape[:-2]  # .shape, not jnp.shape: jax2onnx traces jnp.shape into an array
+    if neighbours.ndim < 2 or not shapes_equal(values.shape[:-2], lead):
+        raise ValueError(
+            f"expected neighbours of shape [..., M, k] with the leading axes of values [..., N, F], got neighbours "
+            f"{shape_str(neighbours.shape)} and values {shape_str(values.shape)}"
+        )
+    M, k = neighbours.shape[-2:]
+    rows = jnp.take_along_axis(values, neighbours.reshape(lead + (M * k, 1)), axis=-2)
+    return rows.reshape(lead + (M, k, values.shape[-1]))
 
 
 def build_graph(nodes, node_mask, *, k: int, coords=None) -> Graph:

@@ -12,6 +12,11 @@ a one-hot ``[..., E, num_segments]`` matrix). The one-hot form costs
 of e2ejax, and exports to ONNX with a dynamic batch axis (jax2onnx 0.17 has no
 ONNX form for a scatter with batch axes); the networks use it so that training,
 inference and export run one function.
+
+``neighbour_mean`` is ``segment_mean`` for edges grouped by receiver with the same
+number ``k`` of slots per node (the kNN graphs of :func:`e2ejax.ops.build_graph`):
+data ``[..., N, k, *F]`` and a mask ``[..., N, k]``, a masked sum over the slot axis
+(no scatter, no one-hot matrix; a plain reduction in ONNX too).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import jax.numpy as jnp
 
 from e2ejax.ops._checks import check_bool, check_int, check_positive_int, shape_str, shapes_equal
 
-__all__ = ["segment_sum", "segment_mean", "segment_max", "segment_softmax"]
+__all__ = ["segment_sum", "segment_mean", "segment_max", "segment_softmax", "neighbour_mean"]
 
 
 def _prepare(data, segment_ids, mask, num_segments):
@@ -173,3 +178,41 @@ def segment_softmax(logits, segment_ids, *, num_segments: int, mask=None):
     denom = _scatter("add", e, ids, n, 0)
     return jnp.where(m, e / jnp.maximum(_gather(denom, ids, n), 1e-30), 0)
 
+
+
+def neighbour_mean(data, mask):
+    """Mean of the unmasked slots of every node; nodes without one give 0.
+
+    Equals ``segment_mean(data.reshape(..., N * k, *F), receivers, num_segments=N,
+    mask=mask.reshape(..., N * k))`` for the receiver-grouped edges of a kNN
+    :class:`~e2ejax.ops.Graph` (``receivers = repeat(arange(N), k)``) up to float
+    rounding, as a masked sum over the ``k`` axis and one division per node.
+
+    Args:
+        data: float ``[..., N, k, *F]`` (e.g. from :func:`e2ejax.ops.gather_neighbours`).
+        mask: bool ``[..., N, k]``; masked slots are ignored (even non-finite ones).
+
+    Returns:
+        ``[..., N, *F]``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> neighbour_mean(jnp.array([[1.0, 3.0], [4.0, jnp.inf], [5.0, 6.0]]),
+        ...                jnp.array([[True, True], [True, False], [False, False]])).tolist()
+        [2.0, 4.0, 0.0]
+    """
+    check_bool("mask", mask)
+    data, mask = jnp.asarray(data), jnp.asarray(mask)
+    if not jnp.issubdtype(data.dtype, jnp.floating):
+        raise TypeError(f"expected data with a floating dtype (float32), got {data.dtype}")
+    ms = mask.shape  # not jnp.shape: jax2onnx traces that into an array
+    if len(ms) < 1 or not shapes_equal(data.shape[: len(ms)], ms):
+        raise ValueError(
+            f"expected mask of shape [..., N, k] matching data [..., N, k, ...], got mask {shape_str(ms)} and data {shape_str(data.shape)}"
+        )
+    feature = data.shape[len(ms):]
+    weight = mask.astype(data.dtype)
+    flat = jnp.where(_expand(mask, data), data, 0).reshape(ms + (-1,))
+    total = jnp.einsum("...kf,...k->...f", flat, weight)  # a batched dot over the slot axis
+    count = jnp.sum(weight, axis=-1, keepdims=True)
+    return (total / jnp.maximum(count, 1)).reshape(ms[:-1] + feature)

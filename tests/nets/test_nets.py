@@ -104,7 +104,8 @@ def test_resnet15_default_architecture():
 
 
 def test_registry_errors():
-    with pytest.raises(InputError, match=r"unknown network 'resnet50'; expected one of \['deepsets', 'gnn', 'resnet15', 'vgg'\]"):
+    known = r"\['deepsets', 'gnn', 'part', 'particlenet', 'particlenet_lite', 'pcnn', 'pfn', 'resnet15', 'vgg'\]"
+    with pytest.raises(InputError, match=r"unknown network 'resnet50'; expected one of " + known):
         nets.build("resnet50", {}, rngs=nnx.Rngs(0))
     with pytest.raises(InputError, match=r"unknown option\(s\) \['depth'\] for network 'vgg'"):
         nets.make_config("vgg", {"depth": 3})

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from e2ejax.ops import Graph, build_graph, frame_to_points, frames_to_graphs, knn
+from e2ejax.ops import Graph, build_graph, frame_to_points, frames_to_graphs, gather_neighbours, knn
 from tests.conftest import assert_all_close, run_three_ways
 
 
@@ -96,6 +96,26 @@ def test_build_graph_fields(rng):
     jax.tree.map(np.testing.assert_array_equal, jitted, g)
 
 
+def test_gather_neighbours_is_the_node_major_view_of_the_senders(rng):
+    nodes = rng.normal(size=(3, 10, 4)).astype(np.float32)
+    mask = rng.random((3, 10)) < 0.8
+    g = build_graph(nodes, mask, k=3)
+    neighbours = np.asarray(g.senders).reshape(3, 10, 3)
+    # slot m of node i: the sender of edge i * k + m, gathered per graph
+    want = np.stack([nodes[b][np.asarray(g.senders[b])] for b in range(3)]).reshape(3, 10, 3, 4)
+    results = run_three_ways(gather_neighbours, nodes, neighbours)
+    assert_all_close(results, want, rtol=0, atol=0)
+    # a batched gather: each graph indexes its own nodes; the gradient scatter-adds into the rows
+    w = rng.normal(size=(3, 10, 3, 4)).astype(np.float32)
+    grad = np.asarray(jax.grad(lambda v: jnp.sum(gather_neighbours(v, neighbours) * w))(nodes))
+    expected = np.zeros_like(nodes)
+    for b in range(3):
+        np.add.at(expected[b], neighbours[b].reshape(-1), w[b].reshape(-1, 4))
+    np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-6)
+    # other query nodes than values (M != N), no batch axis
+    np.testing.assert_array_equal(gather_neighbours(nodes[0], neighbours[0][:4]), want[0][:4])
+
+
 def test_point_features_differentiable(rng):
     frames = rng.exponential(size=(1, 5, 5, 1)).astype(np.float32)
     grad = jax.grad(lambda f: jnp.sum(frame_to_points(f, n_points=25)[0][..., 0]))(frames)
@@ -111,3 +131,7 @@ def test_errors():
         frame_to_points(np.zeros((1, 2, 2, 1), np.float32), n_points=5)
     with pytest.raises(TypeError, match="expected mask with dtype bool"):
         build_graph(np.zeros((4, 3), np.float32), np.ones(4, np.int32), k=1)
+    with pytest.raises(ValueError, match=r"expected neighbours of shape \[\.\.\., M, k\] with the leading axes of values"):
+        gather_neighbours(np.zeros((2, 4, 3), np.float32), np.zeros((3, 4, 2), np.int32))
+    with pytest.raises(TypeError, match="expected neighbours with an integer dtype"):
+        gather_neighbours(np.zeros((4, 3), np.float32), np.zeros((4, 2), np.float32))

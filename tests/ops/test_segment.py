@@ -3,7 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from e2ejax.ops import segment_max, segment_mean, segment_softmax, segment_sum
+from e2ejax.ops import neighbour_mean, segment_max, segment_mean, segment_softmax, segment_sum
+from tests.conftest import run_three_ways
 
 
 def loop_reduce(data, ids, mask, n, how):
@@ -80,6 +81,44 @@ def test_gradients_respect_mask(rng):
         g = jax.grad(lambda d: jnp.sum(fn(d, ids, num_segments=3, mask=mask) ** 2))(data)
         assert np.all(np.asarray(g)[~mask] == 0)
         assert np.isfinite(np.asarray(g)).all()
+
+
+@pytest.mark.parametrize("feature", [(), (3,), (2, 3)])
+def test_neighbour_mean_is_the_segment_mean_of_receiver_grouped_edges(rng, feature):
+    # 2 graphs of N = 5 nodes with k = 3 slots each (edge i * k + m: slot m of node i), as build_graph makes them
+    N, k = 5, 3
+    data = rng.normal(size=(2, N, k) + feature).astype(np.float32)
+    mask = rng.random((2, N, k)) < 0.6
+    mask[0, 1] = False  # a node without a real edge: 0
+    mask[1, 2] = True
+    data[~mask] = np.inf  # masked slots are ignored, even non-finite ones
+    receivers = np.repeat(np.arange(N, dtype=np.int32), k)[None].repeat(2, 0)
+    flat = lambda a: a.reshape((2, N * k) + a.shape[3:])  # noqa: E731
+    want = np.asarray(segment_mean(flat(data), receivers, num_segments=N, mask=flat(mask)))
+    for loop_b in range(2):
+        np.testing.assert_allclose(want[loop_b], loop_reduce(flat(data)[loop_b], receivers[loop_b], flat(mask)[loop_b], N, "mean"), rtol=1e-6)
+    results = run_three_ways(neighbour_mean, data, mask)
+    for r in results:
+        np.testing.assert_allclose(r, want, rtol=1e-6, atol=1e-7)
+    assert results[0].shape == (2, N) + feature
+    np.testing.assert_array_equal(results[0][0, 1], 0.0)
+    # the same gradient as the segment mean, zero for masked slots
+    safe = np.where(mask.reshape(mask.shape + (1,) * len(feature)), data, 0).astype(np.float32)
+    w = rng.normal(size=(2, N) + feature).astype(np.float32)
+    g_slots = jax.grad(lambda d: jnp.sum(neighbour_mean(d, mask) * w))(safe)
+    g_segment = jax.grad(lambda d: jnp.sum(segment_mean(flat(d), receivers, num_segments=N, mask=flat(mask)) * w))(safe)
+    np.testing.assert_allclose(g_slots, g_segment, rtol=1e-6, atol=1e-7)
+    assert np.all(np.asarray(g_slots)[~mask] == 0)
+
+
+def test_neighbour_mean_errors():
+    match = r"expected mask of shape \[\.\.\., N, k\] matching data \[\.\.\., N, k, \.\.\.\], got mask \(4, 2\) and data \(4, 3\)"
+    with pytest.raises(ValueError, match=match):
+        neighbour_mean(np.zeros((4, 3), np.float32), np.ones((4, 2), bool))
+    with pytest.raises(TypeError, match="expected mask with dtype bool"):
+        neighbour_mean(np.zeros((4, 3), np.float32), np.ones((4, 3), np.float32))
+    with pytest.raises(TypeError, match="expected data with a floating dtype"):
+        neighbour_mean(np.zeros((4, 3), np.int32), np.ones((4, 3), bool))
 
 
 def test_errors():
