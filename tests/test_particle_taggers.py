@@ -107,10 +107,12 @@ def test_train_then_tag_a_batch_norm_particle_tagger(tmp_path, capsys):
 def test_particle_networks_in_a_saved_model_take_any_particle_count(tmp_path):
     from e2ejax.inference.export import random_inputs, to_saved_model, verify
 
-    pfn = nets.build("pfn", TINY_PFN, rngs=nnx.Rngs(2))
-    directory = to_saved_model(pfn, tmp_path / "pfn")
-    for batch, n_particles in ((1, 7), (5, 40)):
-        diff = verify(pfn, saved_model=directory, inputs=random_inputs(pfn, batch, axis_size=n_particles))["tensorflow"]
-        assert max(diff.values()) < 1e-5
+    tiny_part = {"embed_dims": [16, 16], "pair_embed_dims": [8], "num_heads": 2, "num_layers": 1, "num_cls_layers": 1}
+    for name, options in (("pfn", TINY_PFN), ("pcnn", TINY_PCNN), ("part", tiny_part)):
+        model = nets.build(name, options, rngs=nnx.Rngs(2))
+        directory = to_saved_model(model, tmp_path / name)
+        for batch, n_particles in ((1, 7), (5, 40)):
+            diff = verify(model, saved_model=directory, inputs=random_inputs(model, batch, axis_size=n_particles))["tensorflow"]
+            assert max(diff.values()) < 1e-5, name
     with pytest.raises(InputError, match="ParticleNet is not supported.*to_onnx"):
         to_saved_model(nets.build("particlenet", TINY["particlenet"], rngs=nnx.Rngs(0)), tmp_path / "pn")
