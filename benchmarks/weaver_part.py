@@ -35,6 +35,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(__file__))
+from _weaver import StateDict, put  # noqa: E402
+
 TOLERANCE = 1e-4
 ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
@@ -102,17 +105,8 @@ def load_weaver_state(model, state_dict):
     LayerNorm ``weight, bias`` -> ``scale, bias``; ``c_attn``, ``w_resid`` and ``cls_token`` as they are.
     Every key but ``num_batches_tracked`` must be used exactly once.
     """
-    sd = {k: v.detach().cpu().numpy() for k, v in state_dict.items() if not k.endswith("num_batches_tracked")}
-    used = set()
-
-    def take(key):
-        used.add(key)
-        return sd[key]
-
-    def put(variable, value):
-        if tuple(variable[...].shape) != tuple(value.shape):
-            raise ValueError(f"shape mismatch: {variable[...].shape} vs {value.shape}")
-        variable.value = np.asarray(value, np.float32)
+    sd = StateDict(state_dict)
+    take = sd.take
 
     def linear(module, prefix):
         put(module.kernel, take(prefix + ".weight").reshape(module.kernel[...].shape[::-1]).T)
@@ -150,9 +144,7 @@ def load_weaver_state(model, state_dict):
     for i, fc in enumerate(model.fc):
         linear(fc, f"fc.{i}.0")
     linear(model.out, f"fc.{len(model.fc)}")
-    unused = sorted(set(sd) - used)
-    if unused:
-        raise ValueError(f"weaver keys not copied: {unused}")
+    sd.done()
 
 
 def counts(torch_model, model):

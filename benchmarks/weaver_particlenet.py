@@ -32,6 +32,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(__file__))
+from _weaver import StateDict, put  # noqa: E402
+
 ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
@@ -74,19 +77,8 @@ def load_weaver_state(model, state_dict) -> None:
     become ``scale / bias / mean / var``. Raises ``KeyError`` on a missing tensor
     and ``ValueError`` when a tensor is left unused or a shape does not fit.
     """
-    import jax.numpy as jnp
-
-    sd = {k: v.detach().cpu().numpy() for k, v in state_dict.items() if not k.endswith("num_batches_tracked")}
-    used = set()
-
-    def take(key):
-        used.add(key)
-        return sd[key]
-
-    def put(variable, value):
-        if tuple(variable.shape) != value.shape:
-            raise ValueError(f"shape {value.shape} does not fit {tuple(variable.shape)}")
-        variable[...] = jnp.asarray(value, jnp.float32)
+    sd = StateDict(state_dict)
+    take = sd.take
 
     def kernel(linear, key):
         w = take(key)
@@ -114,9 +106,7 @@ def load_weaver_state(model, state_dict) -> None:
         key = f"fc.{i}.0" if i < len(model.fcs) else f"fc.{i}"
         kernel(fc, key + ".weight")
         put(fc.bias, take(key + ".bias"))
-    left = sorted(set(sd) - used)
-    if left:
-        raise ValueError(f"weaver tensors not copied: {left}")
+    sd.done()
 
 
 def randomise(net, rng) -> None:
