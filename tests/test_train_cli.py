@@ -91,3 +91,55 @@ def test_train_events_caps_the_training_files_only(egamma_file, tmp_path, capsys
     cfg.write_text(text.replace("validation: [", "train_events: 0, validation: ["))
     assert main(["train", str(cfg), "-q"]) == 2
     assert "'data.train_events' to be a positive number" in capsys.readouterr().err
+
+
+def test_held_out_sample_is_evaluated_once_after_training(egamma_file, tmp_path, capsys):  # noqa: F811
+    from e2ejax.store import Checkpointer
+
+    cfg = tmp_path / "train.yaml"
+    base = CONFIG % {"f": egamma_file, "out": tmp_path / "run"}
+    cfg.write_text(base.replace("validation: [", f"test: [{egamma_file}], validation: ["))
+    assert main(["train", str(cfg), "-q"]) == 0
+    assert "held-out (" in capsys.readouterr().out
+    ckpt = Checkpointer(tmp_path / "run" / "checkpoints")
+    best, steps = ckpt.best_step(), ckpt.steps()
+    card = ckpt.card(step="best")
+    assert card["held_out_evaluations"] == 1 and card["evaluation"]["seeds"] == 15
+    assert all("evaluation" not in ckpt.card(step=s) for s in steps if s != best)  # not at every best epoch
+    log = json.loads((tmp_path / "run" / "held_out.json").read_text())
+    assert [e["step"] for e in log] == [best] and log[0]["files"] == card["data"]["test"]
+    root = json.loads((tmp_path / "run" / "checkpoints" / "model_card.json").read_text())["card"]
+    assert root["evaluation"] == card["evaluation"] and root["held_out_evaluations"] == 1
+    # the same run, the same held-out files: nothing is evaluated again
+    assert main(["train", str(cfg), "-q"]) == 0
+    assert len(json.loads((tmp_path / "run" / "held_out.json").read_text())) == 1
+    # more epochs give a new best step: its evaluation is the run's second, and the card says so
+    cfg.write_text(cfg.read_text().replace("epochs: 2", "epochs: 3"))
+    assert main(["train", str(cfg), "-q"]) == 0
+    out = capsys.readouterr().out
+    new = ckpt.card(step="best")
+    assert new["step"] != best  # the third epoch is the best one on this file
+    assert new["held_out_evaluations"] == 2 and "held-out evaluation 2 of this run directory" in out
+    # --fresh keeps the log: the held-out sample was seen
+    assert main(["train", str(cfg), "-q", "--fresh"]) == 0
+    assert ckpt.card(step="best")["held_out_evaluations"] == len(json.loads((tmp_path / "run" / "held_out.json").read_text()))
+    assert len(json.loads((tmp_path / "run" / "held_out.json").read_text())) >= 2
+
+
+def test_update_card_replaces_entries_of_one_step(tmp_path):
+    import numpy as np
+    import pytest
+
+    from e2ejax.errors import InputError
+    from e2ejax.store import Checkpointer
+
+    ckpt = Checkpointer(tmp_path / "c")
+    card = {"model": {"name": "toy", "config": {}, "input_spec": []}, "note": "a"}
+    for step, loss in [(1, 0.5), (2, 0.2)]:
+        ckpt.save(step, {"w": np.zeros(2, np.float32)}, metrics={"val_loss": loss}, card=card)
+    ckpt.update_card("best", {"note": "b", "extra": {"x": 1}})
+    assert ckpt.card(step=2)["note"] == "b" and ckpt.card(step=2)["extra"] == {"x": 1} and ckpt.card(step=1)["note"] == "a"
+    assert ckpt.card(step=2)["metrics"] == {"val_loss": 0.2}
+    assert json.loads((tmp_path / "c" / "model_card.json").read_text())["card"]["note"] == "b"
+    with pytest.raises(InputError, match="written by Checkpointer.save only"):
+        ckpt.update_card(2, {"metrics": {}})

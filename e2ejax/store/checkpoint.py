@@ -324,6 +324,24 @@ class Checkpointer(RestoreMixin):
         mgr.wait_until_finished()
         self._write_root_card(just_saved=(step, full_card))
 
+    def update_card(self, step, entries: Mapping[str, Any]) -> dict:
+        """Add or replace ``entries`` in the card of a saved step (arrays untouched), e.g. a held-out
+        evaluation made after training; the step's card is replaced atomically and ``model_card.json``
+        rewritten. Returns the new card.
+
+        Raises:
+            InputError: an unknown step, entries that are not JSON-able or that name a key filled in by
+                :meth:`save` or the model section.
+        """
+        step = self._resolve(step)
+        fixed = sorted(set(entries) & {*_FILLED_IN, "model"})
+        if fixed:
+            raise InputError(f"card keys {fixed} are written by Checkpointer.save only; update other keys")
+        card = {**self._read_card(step), **json_value(dict(entries))}
+        write_json_atomic(self._step_dir(step) / _CARD / "metadata", card)
+        self._write_root_card(just_saved=(step, card))
+        return card
+
     def copy_step(self, step: int, destination) -> None:
         """Copy one complete step (arrays, card, checksums) into the checkpoint directory ``destination``
         and write its ``model_card.json``: a one-step bundle loadable by path, byte for byte the saved step.

@@ -23,7 +23,7 @@ from flax import nnx
 from e2ejax import conventions, tasks
 from e2ejax.errors import InputError
 from e2ejax.inputs import calibration_examples
-from e2ejax.io import count_frame_rows, file_provenance, frame_format, frame_rows, iterate_events
+from e2ejax.io import count_frame_rows, file_provenance, frame_format, frame_rows, iterate_events, write_json_atomic
 from e2ejax.nets import build, takes_particles, takes_points
 from e2ejax.store import Checkpointer, save_state
 from e2ejax.training.batches import EVENTS_PER_READ, fixed_batches, seed_examples
@@ -162,6 +162,30 @@ def _start_over(out: Path, say) -> None:
         say(f"--fresh: removed the {len(steps)} checkpoint(s) (steps {', '.join(map(str, steps))}) in {directory}")
 
 
+HELD_OUT_LOG = "held_out.json"
+
+
+def _held_out(ckpt: Checkpointer, out: Path, files: list, evaluate, say) -> dict:
+    """The held-out evaluation of the best step, made once: after training, on the best parameters only
+    (never while epochs are chosen). A best step whose card holds an evaluation of the same test files
+    (same SHA-256) is not evaluated again; every evaluation made in the run directory is logged in
+    ``held_out.json`` and the card records how many there were (``held_out_evaluations``)."""
+    card = ckpt.card(step="best")
+    if card.get("evaluation") is not None and card.get("data", {}).get("test") == files:
+        return card["evaluation"]
+    log_path = out / HELD_OUT_LOG
+    log = json.loads(log_path.read_text()) if log_path.is_file() else []
+    evaluation = evaluate()
+    log.append({"step": int(card["step"]), "files": files, "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    write_json_atomic(log_path, log)
+    ckpt.update_card("best", {"evaluation": evaluation, "held_out_evaluations": len(log),
+                              "data": {**card.get("data", {}), "test": files}})
+    if len(log) > 1:
+        say(f"held-out evaluation {len(log)} of this run directory ({display_path(log_path)}): figures of a held-out "
+            "sample evaluated more than once are biased by the choice between its evaluations")
+    return evaluation
+
+
 def train(config_path, *, fresh: bool = False, progress: bool = True, command: str | None = None, say=print) -> RunResult:
     """Train the model of a config (see :mod:`e2ejax.training.config`), resuming an earlier run of it.
 
@@ -225,9 +249,6 @@ def train(config_path, *, fresh: bool = False, progress: bool = True, command: s
         history.append(metrics)
         extra = {"history": history, "training_seconds": round(time.perf_counter() - t0 + spent, 1), "data": data_provenance,
                  "input_conventions": data_conventions}
-        if is_best and cfg.data.test:  # the held-out figures of these parameters go in their card
-            extra["evaluation"] = _evaluate(steps.predict, st.params, cfg, cfg.data.test, n_points=n_points, n_constituents=n_constituents,
-                                            particles=particles)
         save_state(ckpt, st, name=cfg.model.name, model=model, task=cfg.task, config=cfg.to_dict(),
                    metrics={"val_loss": metrics["val_loss"], "train_loss": metrics["train_loss"]}, commands=[command],
                    extra=extra)
@@ -244,5 +265,9 @@ def train(config_path, *, fresh: bool = False, progress: bool = True, command: s
     seconds = time.perf_counter() - t0 + spent
     validation = _evaluate(steps.predict, best, cfg, cfg.data.validation, n_points=n_points, n_constituents=n_constituents,
                            particles=particles)
-    evaluation = ckpt.card(step="best").get("evaluation") if cfg.data.test else None
+    evaluation = None
+    if cfg.data.test:
+        evaluation = _held_out(ckpt, out, data_provenance["test"],
+                               lambda: _evaluate(steps.predict, best, cfg, cfg.data.test, n_points=n_points,
+                                                 n_constituents=n_constituents, particles=particles), say)
     return RunResult(cfg, n_train, seconds, validation, evaluation, out / "checkpoints")
