@@ -17,7 +17,9 @@ class ExportParityError(E2EJaxError):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="a shipped model name (egamma, qg, top, tau, jetcalib) or a checkpoint directory")
+    from e2ejax.tasks import shipped_models
+
+    parser.add_argument("model", help=f"a shipped model name ({', '.join(shipped_models())}) or a checkpoint directory")
     parser.add_argument("-o", "--output", required=True, help="output directory")
     parser.add_argument("--format", default="onnx", help="comma-separated: onnx, savedmodel (default onnx)")
     parser.add_argument("--layout", default="NHWC", choices=["NHWC", "NCHW"], help="ONNX image layout (default NHWC)")

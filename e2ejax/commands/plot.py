@@ -133,7 +133,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                        "of the model's score with respect to each pixel overlaid.")
     frame.add_argument("file", metavar="FILE", help="an E2E ROOT file (file.root or file.root:tree)")
     frame.add_argument("--entry", type=int, default=0, help="entry number (default 0)")
-    frame.add_argument("--model", required=True, help="a shipped tagger (qg, top, tau, egamma) or a checkpoint directory")
+    image_taggers = ", ".join(tasks.get(t).shipped_model for t in tasks.taggers())
+    frame.add_argument("--model", required=True, help=f"a shipped image tagger ({image_taggers}) or a checkpoint directory")
     frame.add_argument("--candidate", type=int, default=0, help="seed slot of the candidate in the event (default 0)")
     _common(frame, "frame.png", None)
 
