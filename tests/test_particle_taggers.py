@@ -41,8 +41,9 @@ def test_particle_tagger_scores_the_jets_of_the_image_tagger(qg_batch, name):
 
 def test_particle_tagger_needs_candidates_and_a_jet_task(qg_batch):
     model = nets.build("pfn", TINY_PFN, rngs=nnx.Rngs(0))
-    with pytest.raises(InputError, match="pf_charge"):
-        Tagger(model, task="qg", backend="xla")({k: v for k, v in qg_batch.items() if k != "pf_charge"})
+    for backend in ("xla", "onnxruntime"):
+        with pytest.raises(InputError, match=r"the particle network PFN expected .*missing \['pf_charge'\].*fix: use files written by e2ejax simulate"):
+            Tagger(model, task="qg", backend=backend)({k: v for k, v in qg_batch.items() if k != "pf_charge"})
     with pytest.raises(InputError, match="egamma"):
         Tagger(model, task="egamma", backend="xla")
 

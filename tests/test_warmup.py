@@ -8,7 +8,7 @@ from flax import nnx
 
 from e2ejax import nets, tasks
 from e2ejax.inference import Tagger, pad_rows
-from e2ejax.inference import tagger as tagger_module
+from e2ejax.inference import seed_rows
 from e2ejax.inputs import seed_frames, trim_seed_slots
 from e2ejax.io import iterate_events
 from tests.test_features import toy_events
@@ -54,14 +54,14 @@ def test_builder_events_fixed_shapes(rng):
     b["jet_mask"][0, 2] = True  # three jets in one event: 4 trimmed slots here, 2 in ``a``
     shapes = []
     for ev in (a, b):
-        built, slots = tagger_module.builder_events(ev, trim_seed_slots(ev, "jet"), "qg")
+        built, slots = seed_rows.builder_events(ev, trim_seed_slots(ev, "jet"), "qg")
         assert not {"njet", "pf_pt", "eg_eta"} & set(built)  # fields no builder of the task reads
         np.testing.assert_array_equal(slots, np.flatnonzero(built["jet_mask"]))
         assert not built["jet_mask"][len(ev["jet_mask"]):].any()
         shapes.append({k: np.shape(v) for k, v in built.items()})
     assert shapes[0] == shapes[1] and shapes[0]["jet_mask"] == (8, 16) and shapes[0]["eb_energy"] == (8, 40)
     # e/gamma builders cut a frame for every slot: their events go trimmed
-    built, slots = tagger_module.builder_events(a, trim_seed_slots(a, "eg"), "egamma")
+    built, slots = seed_rows.builder_events(a, trim_seed_slots(a, "eg"), "egamma")
     assert built["eb_energy"].shape == (5, 40) and slots.tolist() == np.flatnonzero(a["eg_mask"]).tolist()
 
 

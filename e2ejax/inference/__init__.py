@@ -24,14 +24,8 @@ from e2ejax.inference.tag_files import (
            truth_task,
 )
 from e2ejax.inference.tag_frames import frame_scores, tag_frame_files
-from e2ejax.inference.tagger import (
-           CALL_BYTES,
-           Tagger,
-           TagResult,
-           pad_rows,
-           resolve_backend,
-           rows_per_call,
-)
+from e2ejax.inference.seed_rows import CALL_BYTES, pad_rows, rows_per_call
+from e2ejax.inference.tagger import Tagger, TagResult, resolve_backend
 
 __all__ = ["CALL_BYTES", "EVENTS_PER_READ", "OUTPUT_NAME", "STAGES", "StageTimer", "TagResult", "Tagger", "TruthTally", "score_batches", "truth_task",
            "check_export_card", "onnx_session", "pad_rows", "random_inputs", "resolve_backend", "rows_per_call",

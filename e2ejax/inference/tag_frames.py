@@ -16,7 +16,8 @@ from tqdm.auto import tqdm
 
 from e2ejax import conventions, tasks
 from e2ejax.errors import InputError
-from e2ejax.inference.tagger import Tagger, pad_rows
+from e2ejax.inference.seed_rows import pad_rows
+from e2ejax.inference.tagger import Tagger
 from e2ejax.io import PredictionWriter, check_output, count_frames, entry_range_stop, frame_format, iterate_frames
 from e2ejax.metrics import auc_standard_error, roc_auc
 

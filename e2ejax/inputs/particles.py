@@ -75,9 +75,10 @@ class Particles(NamedTuple):
     overflow: jax.Array
 
 
-def _need(events: Mapping):
-    need_fields(events, PARTICLE_FIELDS, what="the particle taggers",
-                fix="use files written by e2ejax simulate, which hold the pf_* and jet_* branches of docs/FORMAT.md")
+def _need(events: Mapping, what: str = "the particle taggers"):
+    need_fields(events, PARTICLE_FIELDS, what=what,
+                fix="use files written by e2ejax simulate, which hold the pf_* and jet_* branches of docs/FORMAT.md "
+                    "(dense images, ML4SCI frames and MLAnalyzer ntuples hold no particle-flow candidates)")
 
 
 def jet_particles(events: Mapping, *, n_particles: int) -> Particles:
@@ -158,11 +159,12 @@ def _jitted(n_particles: int):
     return jax.jit(functools.partial(jet_particles, n_particles=n_particles))
 
 
-def particle_examples(events: Mapping, *, n_particles: int, names, slots) -> tuple[tuple, int]:
+def particle_examples(events: Mapping, *, n_particles: int, names, slots, what: str = "the particle taggers") -> tuple[tuple, int]:
     """The inputs ``names`` of the flattened jet ``slots`` (``np.flatnonzero`` of a ``[B, S]``
-    mask), each ``[len(slots), P, ...]`` numpy float32, and the candidates beyond ``P`` in them."""
+    mask), each ``[len(slots), P, ...]`` numpy float32, and the candidates beyond ``P`` in them;
+    ``what`` (who needs them) starts the message about missing fields."""
     fields = {k: events[k] for k in PARTICLE_FIELDS if k in events}
-    _need(fields)
+    _need(fields, what)
     particles = _jitted(int(n_particles))(fields)
     flat = [np.asarray(x).reshape((-1,) + x.shape[2:])[slots] for x in particle_inputs(particles, names)]
     return tuple(flat), int(np.asarray(particles.overflow).reshape(-1)[slots].sum())
