@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+import sys
+import warnings
 
 from e2ejax.errors import InputError
 
-__all__ = ["add_event_range", "add_scheduler", "event_range", "positive"]
+__all__ = ["add_event_range", "add_scheduler", "event_range", "positive", "warnings_as_lines"]
 
 
 def add_event_range(parser: argparse.ArgumentParser) -> None:
@@ -61,3 +64,23 @@ def event_range(args) -> tuple[int, int | None]:
         raise InputError(f"--entries: expected START:STOP with 0 <= START < STOP, found {args.entries!r}; "
                          "fix: pass e.g. --entries 0:1000 (entries of the input tree, STOP excluded)")
     return start, stop
+
+
+@contextlib.contextmanager
+def warnings_as_lines(command: str, categories=(UserWarning,)):
+    """Inside: warnings of ``categories`` are shown once each as one ``e2ejax COMMAND: warning: ...`` line
+    on stderr (not Python's ``file:line: Category:`` form); other warnings as usual."""
+    shown = set()
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, tuple(categories)):
+            return previous(message, category, filename, lineno, file, line)
+        text = " ".join(str(message).split())
+        if text not in shown:
+            shown.add(text)
+            print(f"e2ejax {command}: warning: {text}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield

@@ -22,6 +22,7 @@ from e2ejax.commands._options import (
     add_scheduler,
     event_range,
     positive,
+    warnings_as_lines,
 )
 from e2ejax.errors import InputError
 from e2ejax.model_names import score_names, task_of
@@ -230,9 +231,12 @@ def run(args) -> int:
         files = [str(tasks.get(next(iter(taggers.values())).task).sample_path)]
         outs = _outputs(files, args)
     group = tasks.get(next(iter(taggers.values())).task).seed_group
+    from e2ejax.inference import PileupWarning
+
     for f, out in zip(files, outs):
-        s = tag_files(taggers, f, out, batch_size=args.batch_size, max_events=args.max_events, entry_start=start,
-                      entry_stop=stop, overwrite=args.overwrite, progress=not args.quiet, track_projection=args.track_projection)
+        with warnings_as_lines("tag", (PileupWarning,)):
+            s = tag_files(taggers, f, out, batch_size=args.batch_size, max_events=args.max_events, entry_start=start,
+                          entry_stop=stop, overwrite=args.overwrite, progress=not args.quiet, track_projection=args.track_projection)
         where = f"{f} entries [{start}, {start + s['events']})" if args.entries or args.max_events else f
         print(f"{where}: {s['events']} events, {s['seeds']} seeds, {100 * s['in_acceptance']:.1f}% in acceptance, "
               f"{s['events_per_s']:.0f} events/s ({s['seeds_per_s']:.0f} seeds/s) on {next(iter(taggers.values())).backend} -> {out}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from typing import Mapping
 
 import jax
@@ -29,7 +30,8 @@ from e2ejax.io import (
 )
 from e2ejax.metrics import auc_standard_error, roc_auc
 
-__all__ = ["tag_files", "score_batches", "truth_task", "TruthTally", "StageTimer", "STAGES", "EVENTS_PER_READ"]
+__all__ = ["tag_files", "score_batches", "truth_task", "TruthTally", "StageTimer", "STAGES", "EVENTS_PER_READ", "PileupWarning",
+           "check_pileup"]
 
 #: events read from ROOT per call by :func:`tag_files` (batches are cut from these chunks; uproot's cost per call is high)
 EVENTS_PER_READ = 256
@@ -83,6 +85,28 @@ def truth_task(file: str, group: str) -> str | None:
         return stored if tasks.get(stored).seed_group == group else None
     users = [t for t in tasks.taggers() if tasks.get(t).label_field == f"{group}_label"]
     return users[0] if len(users) == 1 else None
+
+
+class PileupWarning(UserWarning):
+    """A file's pileup differs from the pileup a model was trained at (the scores are outside its training conditions)."""
+
+
+def check_pileup(taggers: Mapping[str, Tagger], file: str) -> list[str]:
+    """Warn (:class:`PileupWarning`) for every tagger trained at another pileup than ``file``'s (the ``pileup``
+    of its ``e2ejax simulate`` record); returns the messages. Files or models whose pileup is not
+    recorded are not checked."""
+    found = file_provenance(str(file).split(":")[0]).get("pileup")
+    messages = []
+    for tagger in taggers.values():
+        trained = getattr(tagger, "training_pileup", None)
+        if found is None or trained is None or float(found) in trained:
+            continue
+        at = " and ".join(f"{mu:g}" for mu in trained)
+        messages.append(f"{file} was simulated at pileup {float(found):g}, the model {tagger.name} was trained at pileup {at} "
+                        f"(its card): its scores here are outside its training conditions; fix: tag with a model trained "
+                        f"at pileup {float(found):g} (e2ejax train on e2ejax simulate --pileup {float(found):g} samples)")
+        warnings.warn(PileupWarning(messages[-1]), stacklevel=2)
+    return messages
 
 
 def _events_to_tag(batch, entry_start: int, stop: int | None) -> int | None:
@@ -257,6 +281,7 @@ def tag_files(taggers: Mapping[str, Tagger], files, output, *, batch_size: int =
         raise InputError(f"expected taggers of one seed kind (all jet or all e/gamma), found tasks {[t.task for t in taggers.values()]}")
     group = groups.pop()
     stage = timer if timer is not None else (lambda _: contextlib.nullcontext())
+    check_pileup(taggers, files)
     n_events = n_seeds = n_in_acceptance = 0
     tally = TruthTally(taggers, group)
     t0 = time.perf_counter()

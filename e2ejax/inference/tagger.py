@@ -40,7 +40,7 @@ from e2ejax.inputs import (
     trim_seed_slots,
 )
 from e2ejax.nets import make_predict, spec_mismatch, takes_particles, takes_points
-from e2ejax.store import load_model, resolve_checkpoint
+from e2ejax.store import card_pileup, load_model, resolve_checkpoint
 
 __all__ = ["Tagger", "TagResult", "resolve_backend"]
 
@@ -106,6 +106,8 @@ class Tagger:
             raise InputError(f"unknown task {task!r}; expected one of {sorted(tasks.taggers())}")
         self.task = task
         self.model = model
+        #: the model's name and the pileup of its training files (from its card; None: not known, not checked)
+        self.name, self.training_pileup = type(model).__name__, None
         self.conventions = {**conventions_.DEFAULTS, **dict(conventions or {})}
         conventions_.check_track_impact(self.conventions["track_impact"])
         self.accept_units = bool(accept_units)
@@ -291,6 +293,7 @@ class Tagger:
                      conventions=conventions_.of_card(card), accept_units=accept_units)
         if keep is not None:
             tagger._tmp = keep  # the temporary export lives as long as the tagger
+        tagger.name, tagger.training_pileup = str(name_or_path), card_pileup(card)
         return tagger
 
     def score_fn(self):

@@ -10,7 +10,8 @@ __all__ = ["file_provenance"]
 
 
 def file_provenance(path: str) -> dict:
-    """``{"path", "command", "sample", "seed", "events"}`` of a file written by ``e2ejax simulate``.
+    """``{"path", "command", "sample", "seed", "events", "pileup"}`` of a file written by ``e2ejax simulate``
+    (``pileup``: the mean number of overlaid minimum-bias interactions).
 
     Files without the record (or unreadable ones) give ``{"path": path}`` only: provenance
     is informative and never stops a job.
@@ -23,5 +24,5 @@ def file_provenance(path: str) -> dict:
             info = json.loads(str(f["e2ejax_info"]))
     except (OSError, ValueError, TypeError):
         return out
-    out.update({k: info[k] for k in ("command", "sample", "seed", "events") if k in info})
+    out.update({k: info[k] for k in ("command", "sample", "seed", "events", "pileup") if k in info})
     return out

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from typing import Any, Mapping
 
 import jax
@@ -15,7 +16,7 @@ from e2ejax.errors import InputError
 from e2ejax.nets import spec_to_json
 
 __all__ = ["json_value", "model_section", "compare_model_sections", "leaf_record", "abstract_record", "tree_paths",
-           "clean_metrics", "structure_mismatch"]
+           "clean_metrics", "structure_mismatch", "card_pileup"]
 
 
 def model_section(name: str, model) -> dict:
@@ -145,3 +146,30 @@ def structure_mismatch(saved: Mapping, wanted: Mapping) -> str:
     if changed:
         parts.append("different shape or dtype: " + ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else ""))
     return "; ".join(parts)
+
+
+_PILEUP_FLAG = re.compile(r"--pileup[ =](\S+)")
+
+
+def card_pileup(card: Mapping, split: str = "train") -> tuple[float, ...] | None:
+    """The pileup (mean overlaid interactions) of the ``split`` files of a model card, sorted, one entry per
+    distinct value: each file's recorded ``pileup``, else the ``--pileup`` of its ``e2ejax simulate`` command
+    (0 when that command has none: the simulation's default). None when a file's pileup is not known
+    (a file not written by ``e2ejax simulate``).
+
+    Examples:
+        >>> card_pileup({"data": {"train": [{"command": "e2ejax simulate qg --events 10 --pileup 30 -o a.root"},
+        ...                                 {"pileup": 0.0}]}})
+        (0.0, 30.0)
+    """
+    files = card.get("data", {}).get(split) or []
+    found = set()
+    for f in files:
+        if "pileup" in f:
+            found.add(float(f["pileup"]))
+        elif str(f.get("command", "")).startswith("e2ejax simulate"):
+            flag = _PILEUP_FLAG.search(f["command"])
+            found.add(float(flag.group(1)) if flag else 0.0)
+        else:
+            return None
+    return tuple(sorted(found)) if found else None
