@@ -22,6 +22,10 @@ __all__ = [
     "DENSE_PRODUCER",
     "DENSE_CONVENTIONS",
     "DEFAULT_MAX_HITS",
+    "PILEUP_LIBRARY_KIND",
+    "PILEUP_LIBRARY_TREE",
+    "PILEUP_LIBRARY_GROUPS",
+    "PILEUP_GROUPS",
     "field_dtype",
     "sparse_branches",
     "layout_of",
@@ -41,6 +45,26 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "pf": ("pt", "eta", "phi", "type", "jet", "charge", "d0", "dz"),
     "jet": ("pt", "eta", "phi", "mass", "pt_true", "label", "seed_row", "seed_col"),
     "eg": ("pt", "eta", "phi", "label", "converted", "seed_row", "seed_col"),
+}
+
+#: ``kind`` in the ``e2ejax_info`` of a premixed-pileup library (``e2ejax simulate minbias``).
+PILEUP_LIBRARY_KIND = "pileup_library"
+#: tree of a pileup library, one entry per minimum-bias interaction.
+PILEUP_LIBRARY_TREE = "PileupLibrary"
+#: pileup library groups -> ((field, dtype), ...); branch ``<group>_<field>``, counter ``n<group>``.
+#: ``ecal`` / ``hcal`` are noise-free deposits on the stitched ECAL (280 x 360) and HBHE (56 x 72) grids.
+PILEUP_LIBRARY_GROUPS: dict[str, tuple[tuple[str, type], ...]] = {
+    "ecal": (("row", np.int32), ("col", np.int32), ("energy", np.float32)),
+    "hcal": (("row", np.int32), ("col", np.int32), ("energy", np.float32)),
+    "trk": (("pt", np.float32), ("eta", np.float32), ("phi", np.float32), ("d0", np.float32), ("dz", np.float32),
+            ("charge", np.int32)),
+    "bpix": (("layer", np.int32), ("eta", np.float32), ("phi", np.float32)),
+    "pf": (("pt", np.float32), ("eta", np.float32), ("phi", np.float32), ("type", np.int32), ("charge", np.int32),
+           ("d0", np.float32), ("dz", np.float32)),
+}
+#: extra group of premixed event files: ``npileup`` interactions, their library ``pileup_entry`` and vertex ``pileup_z``.
+PILEUP_GROUPS: dict[str, tuple[tuple[str, type], ...]] = {
+    "pileup": (("entry", np.int32), ("z", np.float32)),
 }
 
 #: fields read as int32; every other field is float32.

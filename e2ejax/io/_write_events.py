@@ -1,18 +1,46 @@
-"""Write event batches back to ROOT: the sparse layout of docs/FORMAT.md or the dense E2E layout."""
+"""Write event batches back to ROOT (the sparse layout of docs/FORMAT.md or the dense E2E layout), and
+the trees of premixed pileup: the minimum-bias library (written and read back) and the per-event
+``pileup`` branches of premixed files.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 import awkward as ak
 import numpy as np
 import uproot
+from uproot.deserialization import DeserializationError
 
 from e2ejax.errors import InputError
 from e2ejax.io._atomic import atomic_path
-from e2ejax.io._schema import DENSE_IMAGES, DENSE_SEEDS, GROUPS, field_dtype
+from e2ejax.io._schema import (
+    DENSE_IMAGES,
+    DENSE_SEEDS,
+    GROUPS,
+    PILEUP_GROUPS,
+    PILEUP_LIBRARY_GROUPS,
+    PILEUP_LIBRARY_KIND,
+    PILEUP_LIBRARY_TREE,
+    field_dtype,
+)
 
-__all__ = ["write_events", "write_dense", "unpad"]
+__all__ = [
+    "write_events",
+    "write_dense",
+    "unpad",
+    "jagged_groups",
+    "TreeWriter",
+    "PileupLibrary",
+    "read_pileup_library",
+    "PILEUP_GROUPS",
+    "PILEUP_LIBRARY_GROUPS",
+    "PILEUP_LIBRARY_KIND",
+    "PILEUP_LIBRARY_TREE",
+]
 
 _DENSE_BRANCH = {key: name for name, (key, _) in DENSE_IMAGES.items()}
 
@@ -139,3 +167,135 @@ def write_dense(path: str, batches: Iterable[Mapping], *, tree: str = "Events", 
         if sink.n_written == 0:
             raise InputError("expected at least one batch of events to write; found none")
         return sink.n_written
+
+
+def jagged_groups(records: list[dict], groups: Mapping[str, tuple]) -> dict:
+    """Records -> ``{group: awkward record array [B, var]}``, each field cast to its dtype (floats not rounded).
+
+    Args:
+        records: dicts holding a 1-D array ``<group>_<field>`` per field of ``groups``.
+        groups: group -> ``((field, dtype), ...)``, as :data:`PILEUP_GROUPS` or :data:`PILEUP_LIBRARY_GROUPS`.
+
+    Examples:
+        >>> out = jagged_groups([{"pileup_entry": [3, 1], "pileup_z": [0.5, -2.0]}, {"pileup_entry": [], "pileup_z": []}],
+        ...                     PILEUP_GROUPS)
+        >>> out["pileup"].entry.tolist(), ak.num(out["pileup"]).tolist()
+        ([[3, 1], []], [2, 0])
+    """
+    out = {}
+    for group, fields in groups.items():
+        counts = np.array([len(r[f"{group}_{fields[0][0]}"]) for r in records], np.int64)
+        columns = {}
+        for name, dtype in fields:
+            flat = np.concatenate([np.asarray(r[f"{group}_{name}"], dtype) for r in records] + [np.zeros(0, dtype)])
+            columns[name] = ak.unflatten(flat, counts)
+        out[group] = ak.zip(columns)
+    return out
+
+
+class TreeWriter:
+    """Append chunks of branch arrays to a tree of an open uproot file, with a JSON record beside it.
+
+    Args:
+        file: an ``uproot.WritableDirectory`` (from :func:`e2ejax.io.open_output`).
+        info: JSON-serialisable metadata, stored as the ``TObjString`` ``e2ejax_info``.
+        tree: tree name (keyword-only).
+        flush_entries: entries buffered per ``extend``.
+    """
+
+    def __init__(self, file, info: dict, *, tree: str = "Events", flush_entries: int = 1000):
+        self._sink = _TreeSink(file, tree, flush_entries=flush_entries)
+        file["e2ejax_info"] = json.dumps(info, sort_keys=True)
+
+    def add(self, arrays: dict, n: int) -> None:
+        """Queue ``n`` entries: ``{branch: numpy [n]}`` or ``{group: awkward record array [n, var]}``."""
+        self._sink.add(arrays, n)
+
+    def flush(self) -> None:
+        """Write the queued entries."""
+        self._sink.flush()
+
+
+class PileupLibrary(NamedTuple):
+    """A pileup library in memory: flat columns plus per-group offsets.
+
+    Attributes:
+        info: the library's ``e2ejax_info`` record (``kind == "pileup_library"``, ``detector``, ``seed`` ...).
+        entries: number of interactions ``L``.
+        offsets: group -> int64 ``[L + 1]``: entry ``i`` holds items ``offsets[i]:offsets[i + 1]``.
+        columns: ``"<group>_<field>"`` -> flat 1-D array of the dtype of :data:`PILEUP_LIBRARY_GROUPS`.
+    """
+
+    info: dict
+    entries: int
+    offsets: dict
+    columns: dict
+
+
+_LIBRARY_FIX = "make a library with: e2ejax simulate minbias --events 2000 -o pileup.root"
+_READ_ERRORS = (OSError, ValueError, KeyError, TypeError, IndexError, DeserializationError)
+
+
+def _not_a_library(path, found):
+    return InputError(f"pileup library: expected a pileup library (a ROOT file written by 'e2ejax simulate minbias', "
+                      f"with the tree {PILEUP_LIBRARY_TREE!r}), found {found} at {str(path)!r}; fix: {_LIBRARY_FIX}")
+
+
+def _library_info(f, path) -> dict:
+    if "e2ejax_info" not in f:
+        raise _not_a_library(path, f"a ROOT file without the e2ejax_info record (keys {sorted(f.keys(cycle=False))[:6]})")
+    info = json.loads(str(f["e2ejax_info"]))
+    if not isinstance(info, dict) or info.get("kind") != PILEUP_LIBRARY_KIND:
+        what = f"an e2ejax event file (sample {info.get('sample')!r})" if isinstance(info, dict) and "sample" in info \
+            else "a ROOT file of another kind"
+        raise _not_a_library(path, what)
+    if PILEUP_LIBRARY_TREE not in f:
+        raise _not_a_library(path, f"a library record without its tree (keys {sorted(f.keys(cycle=False))})")
+    return info
+
+
+def read_pileup_library(path: str) -> PileupLibrary:
+    """Read a whole pileup library (``e2ejax simulate minbias``, docs/FORMAT.md) into memory.
+
+    Args:
+        path: the library ``.root`` file.
+
+    Returns:
+        :class:`PileupLibrary`.
+
+    Raises:
+        InputError: the path is not a file, the file is not a ROOT file or not a pileup library,
+            branches are missing or the file cannot be read (one line: expected / found / fix).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        found = "a directory" if os.path.isdir(path) else "no file"
+        raise InputError(f"pileup library: expected a pileup library file (written by 'e2ejax simulate minbias'), "
+                         f"found {found} at {path!r}; fix: pass the library's path, or {_LIBRARY_FIX}")
+    try:
+        with uproot.open(path) as f:
+            info = _library_info(f, path)
+            tree = f[PILEUP_LIBRARY_TREE]
+            needed = [f"n{g}" for g in PILEUP_LIBRARY_GROUPS] + [
+                f"{g}_{name}" for g, fields in PILEUP_LIBRARY_GROUPS.items() for name, _ in fields]
+            missing = [b for b in needed if b not in tree]
+            if missing:
+                raise _not_a_library(path, f"a library tree without the branches {missing}")
+            entries = int(tree.num_entries)
+            offsets, columns = {}, {}
+            for g, fields in PILEUP_LIBRARY_GROUPS.items():
+                counts = np.asarray(tree[f"n{g}"].array(library="np"), np.int64)
+                offsets[g] = np.concatenate([[0], np.cumsum(counts)])
+                for name, dtype in fields:
+                    flat = ak.to_numpy(ak.flatten(tree[f"{g}_{name}"].array(library="ak")))
+                    if len(flat) != offsets[g][-1]:
+                        raise _not_a_library(path, f"{g}_{name} with {len(flat)} items for {offsets[g][-1]} counted")
+                    columns[f"{g}_{name}"] = np.asarray(flat, dtype)
+    except _READ_ERRORS as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise _not_a_library(path, f"a file that cannot be read as one ({type(exc).__name__}: "
+                                   f"{' '.join(str(exc).split())[:160]})") from None
+    if entries < 1 or info.get("entries") != entries:
+        raise _not_a_library(path, f"a library of {entries} entries whose record says {info.get('entries')!r}")
+    return PileupLibrary(info, entries, offsets, columns)

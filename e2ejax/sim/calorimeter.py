@@ -5,8 +5,9 @@ radial density ``2 r a^2 / (r^2 + a^2)^2`` (fraction inside ``r``: ``r^2 / (r^2 
 a spot at distance ``d`` (cm) from an impact at transverse radius ``r_T`` is moved by
 ``d / r_T`` in eta and phi, the same in EB and EE. Spots are binned on the stitched
 ECAL grid (EB crystals, EE pseudo-crystals) and on the HBHE towers of
-:mod:`e2ejax.geometry`; every cell then gets Gaussian noise and cells below the
-zero-suppression threshold are dropped.
+:mod:`e2ejax.geometry` (the noise-free *deposits*); every cell then gets Gaussian
+noise and cells below the zero-suppression threshold are dropped (the *readout*).
+Premixed pileup (:mod:`e2ejax.sim.premix`) adds stored deposits between the two.
 """
 
 from __future__ import annotations
@@ -24,8 +25,13 @@ __all__ = [
     "em_resolution",
     "hadron_resolution",
     "shower_spots",
+    "ecal_deposits",
+    "ecal_readout",
     "ecal_hits",
+    "hcal_deposits",
+    "hcal_readout",
     "hcal_hits",
+    "WIDE_ROWS",
 ]
 
 
@@ -102,23 +108,35 @@ def _noisy(dense, sigma, threshold, valid, rng):
     return keep, values.ravel()[keep]
 
 
-def ecal_hits(eta, phi, energy, rng: np.random.Generator, cfg: DetectorConfig):
-    """Bin ECAL spots, add noise, zero-suppress, and split into EB and EE hits.
+def ecal_deposits(eta, phi, energy) -> np.ndarray:
+    """Bin ECAL spots on the stitched grid, without noise.
 
     Args:
-        eta, phi, energy: float ``[M]`` spots.
+        eta, phi, energy: float ``[M]`` spots (spots outside ``|eta| < 3`` are dropped).
+
+    Returns:
+        float64 ``[280, 360]`` energy per cell (EE- rows 0-54, EB rows 55-224, EE+ rows 225-279).
+    """
+    rows, cols = geometry.ECAL.shape
+    row = geometry.eta_to_row(eta, "ECAL")
+    col = geometry.phi_to_col(phi, "ECAL")
+    ok = row >= 0
+    return np.bincount(row[ok] * cols + col[ok], weights=energy[ok], minlength=rows * cols).reshape(rows, cols)
+
+
+def ecal_readout(dense: np.ndarray, rng: np.random.Generator, cfg: DetectorConfig):
+    """Add noise to every ECAL cell, zero-suppress, and split into EB and EE hits.
+
+    Args:
+        dense: float ``[280, 360]`` noise-free deposits (:func:`ecal_deposits`, summed over interactions).
         rng: NumPy generator.
-        cfg: detector settings.
+        cfg: detector settings (``eb_noise``, ``ee_noise``, ``ecal_zs_sigmas``).
 
     Returns:
         ``(eb_ieta, eb_iphi, eb_energy, ee_eta, ee_phi, ee_energy)`` 1-D arrays
         (int32 indices, float32 positions and energies).
     """
     rows, cols = geometry.ECAL.shape
-    row = geometry.eta_to_row(eta, "ECAL")
-    col = geometry.phi_to_col(phi, "ECAL")
-    ok = row >= 0
-    dense = np.bincount(row[ok] * cols + col[ok], weights=energy[ok], minlength=rows * cols).reshape(rows, cols)
     in_eb = (np.arange(rows) >= geometry.EB_ROW_OFFSET) & (np.arange(rows) < geometry.EEP_ROW_OFFSET)
     sigma = np.where(in_eb, cfg.eb_noise, cfg.ee_noise)[:, None] * np.ones((1, cols))
     flat, values = _noisy(dense, sigma, cfg.ecal_zs_sigmas * sigma, np.ones_like(dense, bool), rng)
@@ -132,16 +150,73 @@ def ecal_hits(eta, phi, energy, rng: np.random.Generator, cfg: DetectorConfig):
     )
 
 
+def ecal_hits(eta, phi, energy, rng: np.random.Generator, cfg: DetectorConfig):
+    """Bin ECAL spots, add noise, zero-suppress, and split into EB and EE hits.
+
+    :func:`ecal_readout` of :func:`ecal_deposits`.
+
+    Args:
+        eta, phi, energy: float ``[M]`` spots.
+        rng: NumPy generator.
+        cfg: detector settings.
+
+    Returns:
+        ``(eb_ieta, eb_iphi, eb_energy, ee_eta, ee_phi, ee_energy)`` 1-D arrays
+        (int32 indices, float32 positions and energies).
+    """
+    return ecal_readout(ecal_deposits(eta, phi, energy), rng, cfg)
+
+
 def _wide_rows():
     ieta, _ = geometry.hbhe_cell_to_index(np.arange(geometry.HBHE.shape[0]), 0)
     return np.abs(ieta) > 20
 
 
-_WIDE = _wide_rows()
+#: bool ``[56]``: HBHE rows of the 10-degree towers (``|ieta| > 20``), whose energy sits in the even column.
+WIDE_ROWS = _wide_rows()
+
+
+def hcal_deposits(eta, phi, energy) -> np.ndarray:
+    """Bin HCAL spots into CMS towers, without noise (10-degree towers above ``|ieta|`` 20 in their even column).
+
+    Args:
+        eta, phi, energy: float ``[M]`` spots.
+
+    Returns:
+        float64 ``[56, 72]`` energy per HBHE cell; the odd columns of wide rows stay 0.
+    """
+    rows, cols = geometry.HBHE.shape
+    row = geometry.eta_to_row(eta, "HBHE")
+    col = geometry.phi_to_col(phi, "HBHE")
+    ok = row >= 0
+    row, col = row[ok], col[ok]
+    col = np.where(WIDE_ROWS[row], 2 * (col // 2), col)
+    return np.bincount(row * cols + col, weights=energy[ok], minlength=rows * cols).reshape(rows, cols)
+
+
+def hcal_readout(dense: np.ndarray, rng: np.random.Generator, cfg: DetectorConfig):
+    """Add noise to every HCAL tower and apply the threshold.
+
+    Args:
+        dense: float ``[56, 72]`` noise-free deposits (:func:`hcal_deposits`, summed over interactions).
+        rng: NumPy generator.
+        cfg: detector settings (``hcal_noise``, ``hcal_threshold``).
+
+    Returns:
+        ``(ieta, iphi, energy)``: int32, int32, float32 1-D arrays; wide towers carry odd iphi.
+    """
+    cols = geometry.HBHE.shape[1]
+    valid = ~(WIDE_ROWS[:, None] & (np.arange(cols)[None, :] % 2 == 1))
+    sigma = np.where(valid, cfg.hcal_noise, 0.0)
+    flat, values = _noisy(dense, sigma, cfg.hcal_threshold, valid, rng)
+    ieta, iphi = geometry.hbhe_cell_to_index(flat // cols, flat % cols)
+    return ieta.astype(np.int32), iphi.astype(np.int32), values.astype(np.float32)
 
 
 def hcal_hits(eta, phi, energy, rng: np.random.Generator, cfg: DetectorConfig):
     """Bin HCAL spots into CMS towers (10-degree towers above ``|ieta|`` 20), add noise, threshold.
+
+    :func:`hcal_readout` of :func:`hcal_deposits`.
 
     Args:
         eta, phi, energy: float ``[M]`` spots.
@@ -151,15 +226,4 @@ def hcal_hits(eta, phi, energy, rng: np.random.Generator, cfg: DetectorConfig):
     Returns:
         ``(ieta, iphi, energy)``: int32, int32, float32 1-D arrays; wide towers carry odd iphi.
     """
-    rows, cols = geometry.HBHE.shape
-    row = geometry.eta_to_row(eta, "HBHE")
-    col = geometry.phi_to_col(phi, "HBHE")
-    ok = row >= 0
-    row, col = row[ok], col[ok]
-    col = np.where(_WIDE[row], 2 * (col // 2), col)
-    dense = np.bincount(row * cols + col, weights=energy[ok], minlength=rows * cols).reshape(rows, cols)
-    valid = ~(_WIDE[:, None] & (np.arange(cols)[None, :] % 2 == 1))
-    sigma = np.where(valid, cfg.hcal_noise, 0.0)
-    flat, values = _noisy(dense, sigma, cfg.hcal_threshold, valid, rng)
-    ieta, iphi = geometry.hbhe_cell_to_index(flat // cols, flat % cols)
-    return ieta.astype(np.int32), iphi.astype(np.int32), values.astype(np.float32)
+    return hcal_readout(hcal_deposits(eta, phi, energy), rng, cfg)

@@ -3,8 +3,11 @@
 Order of the simulation for one event: photon conversions in the tracker material;
 tracks and BPIX hits from the charged particles (conversion legs included);
 bremsstrahlung of electrons; propagation of everything to ECAL and HCAL (helices in
-the solenoid field); showers, noise and zero suppression; a parametrised particle
-flow for jet clustering. Numbers and sources: docs/SIMULATION.md.
+the solenoid field); showers binned into noise-free calorimeter deposits; noise and
+zero suppression (the readout); a parametrised particle flow for jet clustering.
+:func:`deposit_response` stops before the readout (what a premixed pileup library
+stores); :func:`simulate_detector` adds optional stored deposits before it.
+Numbers and sources: docs/SIMULATION.md.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from e2ejax.sim.tracker import BpixHits, Tracks, bpix_hits, reconstruct_tracks
 
 __all__ = [
     "Candidates",
+    "Deposits",
     "Response",
     "deposited_energy",
     "calorimeter_spots",
     "particle_flow",
+    "deposit_response",
     "simulate_detector",
     "visible",
 ]
@@ -70,6 +75,24 @@ class Response(NamedTuple):
     bpix: BpixHits
     pf: Candidates
     converted: np.ndarray
+
+
+class Deposits(NamedTuple):
+    """Noise-free detector response to one interaction (before the calorimeter readout).
+
+    Attributes:
+        ecal: float64 ``[280, 360]`` ECAL energy per stitched-grid cell, no noise, no threshold.
+        hcal: float64 ``[56, 72]`` HCAL energy per HBHE cell (wide towers in their even column).
+        tracks: :class:`e2ejax.sim.tracker.Tracks`.
+        bpix: :class:`e2ejax.sim.tracker.BpixHits`.
+        pf: :class:`Candidates`.
+    """
+
+    ecal: np.ndarray
+    hcal: np.ndarray
+    tracks: Tracks
+    bpix: BpixHits
+    pf: Candidates
 
 
 def _is_baryon(pid):
@@ -201,8 +224,19 @@ def particle_flow(gen: Particles, tracks: Tracks, after_conv: Particles, rng: np
     )
 
 
+def _tracker_and_calorimeters(gen: Particles, rng: np.random.Generator, cfg: DetectorConfig, vertex_z: float):
+    """Conversions, tracks, BPIX hits, brem and showers: everything before the readout."""
+    gen = gen._replace(source=np.arange(gen.size, dtype=np.int32))
+    after_conv, converted, _ = convert_photons(gen, rng, cfg)
+    tracks = reconstruct_tracks(after_conv, rng, cfg, vertex_z=vertex_z)
+    bpix = bpix_hits(after_conv, rng, cfg)
+    radiated = radiate(after_conv, rng, cfg)
+    (ee, ep, ek), (he, hp, hk) = calorimeter_spots(radiated, rng, cfg)
+    return gen, after_conv, converted, tracks, bpix, calo.ecal_deposits(ee, ep, ek), calo.hcal_deposits(he, hp, hk)
+
+
 def simulate_detector(gen: Particles, rng: np.random.Generator, cfg: DetectorConfig, *,
-                      vertex_z: float) -> Response:
+                      vertex_z: float, calo_overlay: tuple | None = None) -> Response:
     """Simulate the detector response to one event.
 
     Args:
@@ -211,19 +245,35 @@ def simulate_detector(gen: Particles, rng: np.random.Generator, cfg: DetectorCon
         rng: NumPy generator (the only source of randomness).
         cfg: detector settings.
         vertex_z: primary vertex z (cm).
+        calo_overlay: optional ``(ecal [280, 360], hcal [56, 72])`` noise-free deposits (premixed
+            pileup) added to this event's deposits before noise and zero suppression.
 
     Returns:
         :class:`Response`.
     """
-    gen = gen._replace(source=np.arange(gen.size, dtype=np.int32))
-    after_conv, converted, _ = convert_photons(gen, rng, cfg)
-    tracks = reconstruct_tracks(after_conv, rng, cfg, vertex_z=vertex_z)
-    bpix = bpix_hits(after_conv, rng, cfg)
-    radiated = radiate(after_conv, rng, cfg)
-    (ee, ep, ek), (he, hp, hk) = calorimeter_spots(radiated, rng, cfg)
-    hits = calo.CaloHits(*calo.ecal_hits(ee, ep, ek, rng, cfg), *calo.hcal_hits(he, hp, hk, rng, cfg))
+    gen, after_conv, converted, tracks, bpix, ecal, hcal = _tracker_and_calorimeters(gen, rng, cfg, vertex_z)
+    if calo_overlay is not None:
+        ecal, hcal = ecal + calo_overlay[0], hcal + calo_overlay[1]
+    hits = calo.CaloHits(*calo.ecal_readout(ecal, rng, cfg), *calo.hcal_readout(hcal, rng, cfg))
     pf = particle_flow(gen, tracks, after_conv, rng, cfg)
     return Response(hits, tracks, bpix, pf, converted)
+
+
+def deposit_response(gen: Particles, rng: np.random.Generator, cfg: DetectorConfig, *,
+                     vertex_z: float) -> Deposits:
+    """The response of :func:`simulate_detector` without the calorimeter readout (no noise, no threshold).
+
+    Args:
+        gen: generator final-state particles ``[N]`` of one interaction.
+        rng: NumPy generator.
+        cfg: detector settings.
+        vertex_z: reference z of the tracks' ``dz`` (cm).
+
+    Returns:
+        :class:`Deposits`.
+    """
+    gen, after_conv, _, tracks, bpix, ecal, hcal = _tracker_and_calorimeters(gen, rng, cfg, vertex_z)
+    return Deposits(ecal, hcal, tracks, bpix, particle_flow(gen, tracks, after_conv, rng, cfg))
 
 
 def visible(p: Particles) -> np.ndarray:
