@@ -4,7 +4,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from e2ejax.io._read import pad_jagged
+from e2ejax.io._layout_readers import pad_jagged
 
 
 def loop_pad(lists, size, dtype):
