@@ -19,6 +19,8 @@ from e2ejax.errors import InputError
 from e2ejax.nets._cnn import EGammaVGG, ResNet15, ResNetConfig, VGGConfig
 from e2ejax.nets._deepsets import DeepSetsCalibration, DeepSetsConfig
 from e2ejax.nets._gnn import GNNConfig, GNNTagger
+from e2ejax.nets._mlpf import MLPF, MLPFConfig
+from e2ejax.nets._mlpf_layout import ELEMENT_FEATURES, ELEMENT_TYPES, FEATURE_INDEX, PARTICLE_CLASSES, REGRESSION_TARGETS
 from e2ejax.nets._part import PART_SMALL, ParT, ParTConfig, pair_features
 from e2ejax.nets._particlenet import ParticleNet, ParticleNetConfig, ParticleNetLiteConfig
 from e2ejax.nets._pcnn import PCNN, PCNNConfig
@@ -59,6 +61,13 @@ __all__ = [
     "PCNNConfig",
     "PFN",
     "PFNConfig",
+    "MLPF",
+    "MLPFConfig",
+    "ELEMENT_FEATURES",
+    "ELEMENT_TYPES",
+    "FEATURE_INDEX",
+    "PARTICLE_CLASSES",
+    "REGRESSION_TARGETS",
 ]
 
 REGISTRY = MappingProxyType(
@@ -72,6 +81,7 @@ REGISTRY = MappingProxyType(
         "part": (ParTConfig, ParT),
         "pcnn": (PCNNConfig, PCNN),
         "pfn": (PFNConfig, PFN),
+        "mlpf": (MLPFConfig, MLPF),
     }
 )
 

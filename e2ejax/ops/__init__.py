@@ -16,6 +16,7 @@ from e2ejax.ops._images import (
     stitch_ecal,
     track_image,
 )
+from e2ejax.ops._lsh import binned_knn, directions_used, lsh_buckets, radix_argsort
 from e2ejax.ops._seeds import egamma_seeds, hits_window_argmax, jet_seeds, window_argmax
 from e2ejax.ops._segment import neighbour_mean, segment_max, segment_mean, segment_softmax, segment_sum
 from e2ejax.ops._upsample import upsample, upsampled_frames
@@ -23,7 +24,9 @@ from e2ejax.ops._upsample import upsample, upsampled_frames
 __all__ = [
     "ClueResult",
     "Graph",
+    "binned_knn",
     "build_graph",
+    "directions_used",
     "clue",
     "egamma_seeds",
     "endcap_hits_to_image",
@@ -39,7 +42,9 @@ __all__ = [
     "hits_to_image",
     "jet_seeds",
     "knn",
+    "lsh_buckets",
     "neighbour_mean",
+    "radix_argsort",
     "safe_divide",
     "segment_max",
     "segment_mean",

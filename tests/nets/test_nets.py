@@ -104,7 +104,7 @@ def test_resnet15_default_architecture():
 
 
 def test_registry_errors():
-    known = r"\['deepsets', 'gnn', 'part', 'particlenet', 'particlenet_lite', 'pcnn', 'pfn', 'resnet15', 'vgg'\]"
+    known = r"\['deepsets', 'gnn', 'mlpf', 'part', 'particlenet', 'particlenet_lite', 'pcnn', 'pfn', 'resnet15', 'vgg'\]"
     with pytest.raises(InputError, match=r"unknown network 'resnet50'; expected one of " + known):
         nets.build("resnet50", {}, rngs=nnx.Rngs(0))
     with pytest.raises(InputError, match=r"unknown option\(s\) \['depth'\] for network 'vgg'"):
