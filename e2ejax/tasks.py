@@ -97,11 +97,11 @@ TASKS = MappingProxyType({
     t.name: t for t in (
         Task("qg", "quark/gluon tagging", "classification", _JET, ("trk", "eb", "hbhe", "jet"), ("track_pt", "ecal", "hcal"), 125, "jet_label",
              _baselines(girth=("girth", 1.0), multiplicity=("multiplicity", 1.0)),
-             ("quark", "gluon"), "sim_qg.root", "qg", "frames", _JET_NETS, 64, "qg_part"),
+             ("quark", "gluon"), "sim_qg.root", "qg", "frames", _JET_NETS, 64, "qg_particlenet_lite"),
         Task("top", "top tagging", "classification", _JET, ("trk", "eb", "hbhe", "bpix", "jet"),
              ("track_pt", "track_d0", "track_dz", "ecal", "hcal", "bpix1", "bpix2", "bpix3"), 125, "jet_label",
              _baselines(**{"mass": ("mass", 1.0), "-|mass - 172.5|": ("top_window", -1.0)}),
-             ("QCD", "top"), "sim_top.root", "top", "frames", _JET_NETS, 128),
+             ("QCD", "top"), "sim_top.root", "top", "frames", _JET_NETS, 128, "top_particlenet_lite"),
         Task("tau", "tau tagging", "classification", _JET, ("trk", "eb", "hbhe", "jet"),
              ("track_pt", "track_d0", "track_dz", "ecal", "hcal"), 125, "jet_label",
              _baselines(**{"-girth": ("girth", -1.0), "-n_charged": ("n_charged", -1.0), "-mass": ("mass", -1.0)}),

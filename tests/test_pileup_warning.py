@@ -18,12 +18,12 @@ def pileup_file(tmp_path_factory):
 
 
 def test_tag_warns_once_per_model_on_another_pileup(pileup_file, tmp_path, capsys):
-    assert main(["tag", str(pileup_file), "--model", "qg,qg_part", "-o", str(tmp_path / "s.root"), "-q", "--batch-size", "2"]) == 0
+    assert main(["tag", str(pileup_file), "--model", "qg,qg_particlenet_lite", "-o", str(tmp_path / "s.root"), "-q", "--batch-size", "2"]) == 0
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("e2ejax tag: warning:")]
     assert len(lines) == 2, err  # one per model, not one per batch
     assert f"{pileup_file} was simulated at pileup 1, the model qg was trained at pileup 0 (its card)" in lines[0]
-    assert "the model qg_part was trained at pileup 0" in lines[1] and "fix: tag with a model trained at pileup 1" in lines[1]
+    assert "the model qg_particlenet_lite was trained at pileup 0" in lines[1] and "fix: tag with a model trained at pileup 1" in lines[1]
 
 
 def test_no_warning_at_the_training_pileup(tmp_path, capsys):

@@ -24,7 +24,7 @@ from e2ejax.errors import InputError, require
 from e2ejax.io import atomic_path, write_json_atomic
 from e2ejax.nets import ParticleNet, make_predict, spec_to_json, takes_points
 
-__all__ = ["to_onnx", "to_saved_model", "verify", "onnx_session", "random_inputs", "check_export_card", "OUTPUT_NAME"]
+__all__ = ["to_onnx", "to_saved_model", "saved_model_refusal", "verify", "onnx_session", "random_inputs", "check_export_card", "OUTPUT_NAME"]
 
 OUTPUT_NAME = "scores"
 #: Highest ONNX IR version that ONNX Runtime 1.31 loads.
@@ -87,6 +87,15 @@ def to_onnx(model, path, *, objective: str = "classification", layout: str = "NH
     return path
 
 
+def saved_model_refusal(model) -> str | None:
+    """Why ``model`` cannot be exported as a TF SavedModel (None when it can): networks with a kNN."""
+    if takes_points(model) or isinstance(model, ParticleNet):
+        what = "the GNN tagger" if takes_points(model) else "ParticleNet"
+        return (f"TF SavedModel export of {what} is not supported: TF 2.21's XLA cannot load the kNN (lax.top_k) "
+                "with a polymorphic batch; export it with to_onnx (format 'onnx') instead")
+    return None
+
+
 def to_saved_model(model, directory, *, objective: str = "classification", card: dict | None = None) -> Path:
     """Write ``model``'s inference function as a TF SavedModel (jax2tf, native serialisation).
 
@@ -97,12 +106,9 @@ def to_saved_model(model, directory, *, objective: str = "classification", card:
     Returns:
         The SavedModel directory (written to a temporary directory and renamed).
     """
-    if takes_points(model) or isinstance(model, ParticleNet):
-        what = "the GNN tagger" if takes_points(model) else "ParticleNet"
-        raise InputError(
-            f"TF SavedModel export of {what} is not supported: TF 2.21's XLA cannot load the kNN (lax.top_k) "
-            "with a polymorphic batch; export it with to_onnx (format 'onnx') instead"
-        )
+    refusal = saved_model_refusal(model)
+    if refusal:
+        raise InputError(refusal)
     tf = require("tensorflow", "tf")
     from jax.experimental import jax2tf
 
