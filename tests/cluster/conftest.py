@@ -20,9 +20,9 @@ EVENTS = 600
 #: events of each file of ``small_files``: one chunk (a full batch of 64 and a short one, the
 #: batch shapes of the last chunk of an EVENTS file, so nothing new is compiled for them)
 SMALL_EVENTS = 88
-#: events of ``big_file``: five chunks, long enough to stop a run while it is in flight; the last
+#: events of ``big_file``: thirteen chunks, long enough to stop a run while it is in flight; the last
 #: chunk has SMALL_EVENTS entries (batch shapes compiled already)
-BIG_EVENTS = 4 * 256 + SMALL_EVENTS
+BIG_EVENTS = 12 * 256 + SMALL_EVENTS
 
 
 def jet_files(directory, n: int, *, events: int = EVENTS) -> list[str]:

@@ -112,7 +112,7 @@ def _wait_for_done(out, n, proc, timeout=240):
 @pytest.mark.parametrize("stop", ["kill", "interrupt"])
 def test_a_stopped_run_leaves_complete_outputs_and_resumes_the_rest(small_files, big_file, qg_checkpoint, child_cache,
                                                                     tmp_path, capsys, stop):
-    many = [small_files[0], big_file]  # the run is stopped while it tags the big file (five chunks)
+    many = [small_files[0], big_file]  # the run is stopped while it tags the big file (thirteen chunks: long enough on a loaded machine too)
     out = tmp_path / "out"
     proc = _start(many, qg_checkpoint, out, child_cache)
     _wait_for_done(out, 1, proc)
