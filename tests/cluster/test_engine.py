@@ -92,7 +92,13 @@ def test_a_bad_file_is_reported_and_the_others_finish(small_files, qg_checkpoint
 def _start(files, ckpt, out, cache):
     return subprocess.Popen([sys.executable, "-m", "e2ejax", "tag", *files, "--model", ckpt, "-o", str(out), "-q",
                              "--chunk-events", "256"], cwd=ROOT, env=child_env(cache), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+
+
+def _default_sigint():
+    """The child's Ctrl-C as a user's: a SIGINT ignored by the test process (inherited across exec, as
+    some earlier test in the same pytest worker leaves it) would make the child ignore it too."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_done(out, n, proc, timeout=240):
